@@ -1,0 +1,1127 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The adoption recipe (process mode). See engine.h for the contract and
+ * ../shared/brief/engine.md for the kernel facts it rests on.
+ *
+ * Outline:
+ *   inspect   everything that can be refused is refused here, before the
+ *             target is touched;
+ *   freeze    seize and interrupt every thread, block the work thread's
+ *             signals, re-check what may have changed;
+ *   build     the target opens /dev/ptmx itself and gets the slave with
+ *             TIOCGPTPEER (its uid, its mount namespace, no path lookup of
+ *             the slave); we take the master with pidfd_getfd;
+ *   move      old terminal fds are saved, then replaced (keeping each fd's
+ *             flags), epoll registrations follow them;
+ *   ctty      TIOCNOTTY for a session leader, otherwise the dummy-child
+ *             setsid dance; then TIOCSCTTY on the new slave;
+ *   leave     close our temporaries, unmap scratch, restore mask and
+ *             registers, detach, SIGWINCH (+ SIGCONT unless it was stopped).
+ * Every step before the point of no return (setsid/TIOCNOTTY) is undone in
+ * reverse order if anything fails.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/ioctl.h>
+#include <sys/ptrace.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "engine.h"
+#include "proc.h"
+#include "remote.h"
+#include "tracee.h"
+#include "util.h"
+
+#ifndef TIOCGPTPEER
+#define TIOCGPTPEER _IO('T', 0x41)
+#endif
+
+/* ---- errors ---- */
+
+static const char *const error_names[_ENGINE_ERR_MAX] = {
+        [ENGINE_OK] = "Success",
+        [ENGINE_ERR_INVALID] = "InvalidArgs",
+        [ENGINE_ERR_NO_SUCH_PROCESS] = "NoSuchProcess",
+        [ENGINE_ERR_NOT_A_TERMINAL] = "NotATerminal",
+        [ENGINE_ERR_HAS_CHILDREN] = "HasChildren",
+        [ENGINE_ERR_SECCOMP] = "Seccomp",
+        [ENGINE_ERR_UNSUPPORTED] = "Unsupported",
+        [ENGINE_ERR_TARGET_GONE] = "TargetGone",
+        [ENGINE_ERR_BUSY] = "Busy",
+        [ENGINE_ERR_PERMISSION] = "AccessDenied",
+        [ENGINE_ERR_FAILED] = "Failed",
+};
+
+const char *engine_error_name(enum engine_error_kind kind) {
+        return kind >= 0 && kind < _ENGINE_ERR_MAX ? error_names[kind] : "Failed";
+}
+
+__attribute__((format(printf, 4, 5))) static int fail(struct engine_error *err,
+                                                      enum engine_error_kind kind, int r,
+                                                      const char *fmt, ...) {
+        va_list ap;
+
+        err->kind = kind;
+        err->errnum = r < 0 ? -r : r;
+        va_start(ap, fmt);
+        vsnprintf(err->message, sizeof(err->message), fmt, ap);
+        va_end(ap);
+        return r < 0 ? r : -EIO;
+}
+
+/* ---- small public helpers ---- */
+
+int engine_parse_pid(const char *s, pid_t *ret) {
+        unsigned long long v = 0;
+
+        if (!s || !*s || strlen(s) > 10)
+                return -EINVAL;
+        for (const char *p = s; *p; p++) {
+                if (*p < '0' || *p > '9')
+                        return -EINVAL;
+                v = v * 10 + (unsigned)(*p - '0');
+        }
+        /* pid 0 is nobody; pid 1 is init and never adoptable, but that is
+         * the engine's refusal with its own message, not a syntax error. */
+        if (v == 0 || v > 4194304 /* PID_MAX_LIMIT */)
+                return -EINVAL;
+        *ret = (pid_t)v;
+        return 0;
+}
+
+int engine_pidfd_open(pid_t pid, int *ret_pidfd, struct engine_error *err) {
+        int fd;
+
+        if (pid <= 0)
+                return fail(err, ENGINE_ERR_INVALID, -EINVAL, "%d is not a process id", (int)pid);
+        fd = (int)syscall(SYS_pidfd_open, pid, 0);
+        if (fd < 0) {
+                int r = -errno;
+                if (r == -ESRCH)
+                        return fail(err, ENGINE_ERR_NO_SUCH_PROCESS, r,
+                                    "no process %d; check the pid with ps or pgrep", (int)pid);
+                if (r == -EINVAL)
+                        return fail(err, ENGINE_ERR_INVALID, r,
+                                    "%d is a thread, not a process; adopt its process (see "
+                                    "/proc/%d/status Tgid)",
+                                    (int)pid, (int)pid);
+                return fail(err, ENGINE_ERR_FAILED, r, "cannot open a pidfd for %d: %s (Linux >= 5.3 needed)",
+                            (int)pid, strerror(-r));
+        }
+        *ret_pidfd = fd;
+        return 0;
+}
+
+/* The pid (in our namespace) that a pidfd refers to. */
+static int pidfd_to_pid(int pidfd, pid_t *ret) {
+        char path[64], buf[2048];
+        const char *p;
+        ssize_t n;
+
+        snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", pidfd);
+        n = proc_read(AT_FDCWD, path, buf, sizeof(buf));
+        if (n < 0)
+                return (int)n;
+        p = strstr(buf, "\nPid:");
+        if (!p)
+                return -EBADF; /* not a pidfd */
+        *ret = (pid_t)atoi(p + 5);
+        if (*ret == -1)
+                return -ESRCH;
+        if (*ret == 0)
+                return -EXDEV; /* in a pid namespace we cannot see */
+        return 0;
+}
+
+/* ---- the adoption state ---- */
+
+#define MAX_SLAVES 4
+#define MAX_EPOLL 32
+
+/* Layout of our scratch page in the target. */
+enum {
+        SCR_PTMX = 0,     /* "/dev/ptmx" */
+        SCR_DEVTTY = 16,  /* "/dev/tty" */
+        SCR_ZERO = 32,    /* int 0 for TIOCSPTLCK */
+        SCR_EVENT = 48,   /* struct epoll_event (packed or not) */
+        SCR_ACT_IGN = 64, /* kernel sigaction with SIG_IGN */
+        SCR_ACT_OLD = 128,
+        SCR_SIGINFO = 256,
+};
+
+struct term_fd {
+        int fd;
+        unsigned flags; /* open flags incl. O_CLOEXEC */
+        dev_t rdev, dev;
+        ino_t ino;
+        int slave;      /* index into slaves[] */
+        long saved;     /* the target's copy of the old file, -1 if none */
+        bool replaced;
+};
+
+struct epoll_fix {
+        int epfd;
+        struct proc_epoll_entry e;
+        bool deleted, added;
+};
+
+struct adoption {
+        int pidfd;
+        pid_t pid;
+        int dirfd;
+        const struct engine_options *opts;
+        struct engine_result *res;
+        struct engine_error *err;
+
+        struct proc_stat stat;
+        struct proc_status status;
+        dev_t ctty; /* 0 = none */
+        bool leader;
+
+        struct term_fd term[ENGINE_MAX_FDS];
+        size_t n_term;
+        struct epoll_fix ep[MAX_EPOLL];
+        size_t n_ep;
+
+        struct tracee t;
+        bool frozen;
+        struct remote r;
+
+        long t_master;
+        long t_slave[MAX_SLAVES];
+        unsigned slave_flags[MAX_SLAVES];
+        size_t n_slaves;
+        int master;
+
+        bool noreturn;    /* past setsid / TIOCNOTTY */
+        bool restop;      /* our TIOCNOTTY's SIGCONT woke a stopped target */
+        long dummy_t;     /* dummy child, target's pid namespace */
+        pid_t dummy;      /* the same, ours */
+        bool pgid_moved;
+        bool ctty_set;
+        unsigned step;
+};
+
+static void term_fds_reset(struct adoption *a) {
+        a->n_term = 0;
+}
+
+/* A checkpoint between two steps of the recipe. Tests inject faults here:
+ * the target is killed just before the step, or the step fails. */
+static int checkpoint(struct adoption *a) {
+        a->step++;
+        if (a->opts->fault.step != a->step)
+                return 0;
+        switch (a->opts->fault.action) {
+        case ENGINE_FAULT_KILL:
+                (void)syscall(SYS_pidfd_send_signal, a->pidfd, SIGKILL, NULL, 0);
+                return 0;
+        case ENGINE_FAULT_FAIL:
+                return -EIO;
+        default:
+                return 0;
+        }
+}
+
+static int gone_error(struct adoption *a) {
+        return fail(a->err, ENGINE_ERR_TARGET_GONE, -ESRCH,
+                    "process %d (%s) exited while it was being adopted; nothing is left to adopt",
+                    (int)a->pid, a->stat.comm);
+}
+
+/* Map a failed step to an error; the caller then undoes. */
+static int step_error(struct adoption *a, const char *what, long r) {
+        if (a->t.gone || r == -ESRCH)
+                return gone_error(a);
+        return fail(a->err, ENGINE_ERR_FAILED, (int)r,
+                    "adopting %d (%s) failed while %s: %s; the process was left as it was",
+                    (int)a->pid, a->stat.comm, what, strerror((int)-r));
+}
+
+static dev_t tty_nr_to_dev(unsigned tty_nr) {
+        /* new_encode_dev(): minor's low byte, major, then minor's high bits */
+        return makedev((tty_nr >> 8) & 0xfff, (tty_nr & 0xff) | ((tty_nr >> 12) & 0xfff00));
+}
+
+static bool fd_is_tty(int pidfd, int fd) {
+        int ours = (int)syscall(SYS_pidfd_getfd, pidfd, fd, 0);
+        bool r;
+
+        if (ours < 0)
+                return false;
+        r = isatty(ours);
+        close(ours);
+        return r;
+}
+
+/* Which fds are "the terminal": with a controlling tty, the fds open on it
+ * (or on /dev/tty); without one, the fds open on the terminal that stdio
+ * uses; nothing else, ever (regular files must never match, see tty_nr 0). */
+static int select_term_fds(struct adoption *a, const struct proc_fd *fds, size_t n) {
+        dev_t tty = a->ctty;
+
+        term_fds_reset(a);
+        if (a->opts->fds == ENGINE_FDS_TERMINAL && !tty) {
+                for (int want = 0; want <= 2 && !tty; want++)
+                        for (size_t i = 0; i < n; i++)
+                                if (fds[i].fd == want && S_ISCHR(fds[i].mode) &&
+                                    fd_is_tty(a->pidfd, want))
+                                        tty = fds[i].rdev;
+        }
+        for (size_t i = 0; i < n; i++) {
+                const struct proc_fd *f = &fds[i];
+                bool take;
+
+                if (!S_ISCHR(f->mode))
+                        continue;
+                if (a->opts->fds == ENGINE_FDS_STDIO)
+                        take = f->fd <= 2 && fd_is_tty(a->pidfd, f->fd);
+                else
+                        take = tty && (f->rdev == tty || (a->ctty && f->rdev == makedev(5, 0)));
+                if (!take)
+                        continue;
+                if (a->n_term == ENGINE_MAX_FDS)
+                        return -E2BIG;
+                a->term[a->n_term++] = (struct term_fd){
+                        .fd = f->fd,
+                        .flags = f->flags,
+                        .rdev = f->rdev,
+                        .dev = f->dev,
+                        .ino = f->ino,
+                        .saved = -1,
+                };
+        }
+        return 0;
+}
+
+/* ---- inspection ---- */
+
+static bool is_our_ancestor(pid_t pid) {
+        for (pid_t p = getpid(); p > 1;) {
+                char path[32];
+                _cleanup_close_ int d = -1;
+                struct proc_stat st;
+
+                if (p == pid)
+                        return true;
+                snprintf(path, sizeof(path), "/proc/%d", (int)p);
+                d = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+                if (d < 0 || proc_read_stat(d, &st) < 0)
+                        return false;
+                p = st.ppid;
+        }
+        return pid == 1;
+}
+
+/* Other processes in the target's process group (and, for a session
+ * leader, in its session): moving only the target would split them from
+ * their terminal. Lists up to a few of them in `names`. */
+static int find_companions(struct adoption *a, char *names, size_t size) {
+        _cleanup_close_ int fd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        DIR *d;
+        struct dirent *de;
+        int count = 0;
+        size_t used = 0;
+
+        names[0] = '\0';
+        if (fd < 0)
+                return -errno;
+        d = fdopendir(fd);
+        if (!d)
+                return -errno;
+        fd = -1;
+        while ((de = readdir(d))) {
+                pid_t p = proc_name_to_pid(de->d_name);
+                _cleanup_close_ int pd = -1;
+                struct proc_stat st;
+
+                if (p < 0 || p == a->pid)
+                        continue;
+                pd = openat(dirfd(d), de->d_name, O_PATH | O_DIRECTORY | O_CLOEXEC);
+                if (pd < 0 || proc_read_stat(pd, &st) < 0)
+                        continue;
+                if (st.pgrp != a->stat.pgrp && !(a->leader && st.session == a->stat.session))
+                        continue;
+                if (count < 4 && used < size) {
+                        int w = snprintf(names + used, size - used, "%s%d (%s)", count ? ", " : "",
+                                         (int)p, st.comm);
+                        if (w > 0)
+                                used += (size_t)w;
+                }
+                count++;
+        }
+        closedir(d);
+        if (count > 4 && used < size)
+                snprintf(names + used, size - used, " and %d more", count - 4);
+        return count;
+}
+
+/* Children of the frozen target that are still in its process group: the
+ * only way the group can have gained members since inspection. */
+static int frozen_children_in_group(struct adoption *a) {
+        for (size_t i = 0; i < a->t.n_threads; i++) {
+                char path[64], buf[4096];
+                ssize_t n;
+
+                snprintf(path, sizeof(path), "task/%d/children", (int)a->t.threads[i].tid);
+                n = proc_read(a->dirfd, path, buf, sizeof(buf));
+                if (n < 0)
+                        continue;
+                for (char *s = buf, *end; *s; s = end) {
+                        long c = strtol(s, &end, 10);
+                        char cp[32];
+                        _cleanup_close_ int cd = -1;
+                        struct proc_stat st;
+
+                        if (end == s)
+                                break;
+                        snprintf(cp, sizeof(cp), "/proc/%ld", c);
+                        cd = open(cp, O_PATH | O_DIRECTORY | O_CLOEXEC);
+                        if (cd >= 0 && proc_read_stat(cd, &st) == 0 && st.pgrp == a->stat.pgrp)
+                                return (int)c;
+                }
+        }
+        return 0;
+}
+
+static int check_personality(struct adoption *a) {
+        unsigned char ehdr[64];
+        _cleanup_close_ int fd = openat(a->dirfd, "exe", O_RDONLY | O_CLOEXEC);
+        ssize_t n;
+
+        /* Unreadable exe (deleted, or no permission): decide on the regset
+         * once it is stopped instead. */
+        if (fd < 0)
+                return 0;
+        n = pread(fd, ehdr, sizeof(ehdr), 0);
+        if (n < 20)
+                return 0;
+        if (!arch_personality_from_elf(ehdr, (size_t)n))
+                return fail(a->err, ENGINE_ERR_UNSUPPORTED, -ENOEXEC,
+                            "process %d (%s) is a %s program this %s build cannot adopt; use a "
+                            "build for its architecture",
+                            (int)a->pid, a->stat.comm,
+                            n > 4 && ehdr[4] == 1 ? "32-bit" : "64-bit or foreign", arch_build_name);
+        return 0;
+}
+
+static bool have_cap_sys_admin(void) {
+        char buf[4096];
+        struct proc_status st;
+
+        return proc_read(AT_FDCWD, "/proc/self/status", buf, sizeof(buf)) > 0 &&
+               proc_parse_status(buf, &st) == 0 && (st.cap_eff & (1ULL << 21));
+}
+
+static int inspect(struct adoption *a) {
+        _cleanup_free_ struct proc_fd *fds = NULL;
+        char names[256];
+        ssize_t n;
+        int r;
+
+        r = pidfd_to_pid(a->pidfd, &a->pid);
+        if (r == -ESRCH)
+                return fail(a->err, ENGINE_ERR_TARGET_GONE, r, "the process has already exited");
+        if (r == -EXDEV)
+                return fail(a->err, ENGINE_ERR_UNSUPPORTED, r,
+                            "the process is in a pid namespace this helper cannot see");
+        if (r < 0)
+                return fail(a->err, ENGINE_ERR_INVALID, r, "the file descriptor is not a pidfd");
+        a->res->pid = a->pid;
+
+        r = proc_open(a->pidfd, a->pid, &a->dirfd);
+        if (r < 0)
+                return fail(a->err, ENGINE_ERR_TARGET_GONE, r, "process %d has already exited",
+                            (int)a->pid);
+        r = proc_read_stat(a->dirfd, &a->stat);
+        if (r < 0)
+                return fail(a->err, ENGINE_ERR_TARGET_GONE, r, "process %d has already exited",
+                            (int)a->pid);
+        r = proc_read_status(a->dirfd, &a->status);
+        if (r < 0)
+                return fail(a->err, ENGINE_ERR_TARGET_GONE, r, "process %d has already exited",
+                            (int)a->pid);
+
+        if (a->stat.flags & PROC_PF_KTHREAD)
+                return fail(a->err, ENGINE_ERR_NO_SUCH_PROCESS, -EINVAL,
+                            "%d (%s) is a kernel thread, not a program that could use a terminal",
+                            (int)a->pid, a->stat.comm);
+        if (a->pid == 1)
+                return fail(a->err, ENGINE_ERR_NO_SUCH_PROCESS, -EINVAL,
+                            "1 (%s) is the init process and is never adopted", a->stat.comm);
+        if (a->stat.state == 'Z' || a->stat.state == 'X')
+                return fail(a->err, a->stat.num_threads > 1 ? ENGINE_ERR_UNSUPPORTED : ENGINE_ERR_TARGET_GONE,
+                            -ESRCH,
+                            a->stat.num_threads > 1
+                                    ? "process %d (%s) has exited its main thread; such processes "
+                                      "cannot be adopted"
+                                    : "process %d (%s) has exited (it is a zombie waiting for its "
+                                      "parent)",
+                            (int)a->pid, a->stat.comm);
+        if (is_our_ancestor(a->pid))
+                return fail(a->err, ENGINE_ERR_INVALID, -EINVAL,
+                            "%d (%s) is reptyrctl itself or one of its ancestors (the shell you "
+                            "typed in?); run reptyrctl from another terminal",
+                            (int)a->pid, a->stat.comm);
+        if (a->status.tracer_pid)
+                return fail(a->err, ENGINE_ERR_BUSY, -EBUSY,
+                            "process %d (%s) is already traced by process %d (a debugger, or "
+                            "another adoption); detach that first",
+                            (int)a->pid, a->stat.comm, (int)a->status.tracer_pid);
+        r = check_personality(a);
+        if (r < 0)
+                return r;
+
+        a->ctty = a->stat.tty_nr ? tty_nr_to_dev(a->stat.tty_nr) : 0;
+        a->leader = a->stat.session == a->pid;
+        n = proc_list_fds(a->dirfd, &fds);
+        if (n < 0) {
+                if (n == -EACCES || n == -EPERM)
+                        return fail(a->err, ENGINE_ERR_PERMISSION, (int)n,
+                                    "not allowed to look at the files of process %d (%s); it "
+                                    "belongs to another user or is protected",
+                                    (int)a->pid, a->stat.comm);
+                return fail(a->err, ENGINE_ERR_TARGET_GONE, (int)n, "process %d has already exited",
+                            (int)a->pid);
+        }
+        r = select_term_fds(a, fds, (size_t)n);
+        if (r < 0)
+                return fail(a->err, ENGINE_ERR_UNSUPPORTED, r,
+                            "process %d (%s) has more than %d terminal file descriptors",
+                            (int)a->pid, a->stat.comm, ENGINE_MAX_FDS);
+        if (a->n_term == 0)
+                return fail(a->err, ENGINE_ERR_NOT_A_TERMINAL, -ENOTTY,
+                            a->opts->fds == ENGINE_FDS_STDIO
+                                    ? "process %d (%s) has no terminal on fds 0, 1 or 2; nothing "
+                                      "to move"
+                                    : "process %d (%s) has no file descriptor open on a terminal; "
+                                      "nothing to move (its output may go to a file or pipe)",
+                            (int)a->pid, a->stat.comm);
+
+        r = find_companions(a, names, sizeof(names));
+        if (r > 0)
+                return fail(a->err, ENGINE_ERR_HAS_CHILDREN, -EBUSY,
+                            "process %d (%s) shares its %s with %s; moving it alone would cut "
+                            "them off: adopt the whole session with --session",
+                            (int)a->pid, a->stat.comm, a->leader ? "session" : "process group",
+                            names);
+
+        if (a->status.seccomp != 0 && !have_cap_sys_admin())
+                return fail(a->err, ENGINE_ERR_SECCOMP, -EPERM,
+                            "process %d (%s) runs under a seccomp %s, which could kill it when it "
+                            "makes the calls adoption needs; only a privileged adopter (reptyrd, "
+                            "or root) can suspend the filter",
+                            (int)a->pid, a->stat.comm,
+                            a->status.seccomp == 1 ? "strict mode" : "filter");
+        return 0;
+}
+
+/* ---- freeze ---- */
+
+static int freeze(struct adoption *a) {
+        unsigned opts = PTRACE_O_TRACESYSGOOD | PTRACE_O_TRACECLONE | PTRACE_O_TRACEEXEC;
+        _cleanup_free_ struct proc_fd *fds = NULL;
+        struct proc_stat st;
+        ssize_t n;
+        int r, child;
+
+        if (a->status.seccomp != 0)
+                opts |= PTRACE_O_SUSPEND_SECCOMP;
+        r = tracee_seize(&a->t, a->pid, a->dirfd, opts);
+        if (r == -EBUSY)
+                return fail(a->err, ENGINE_ERR_BUSY, r,
+                            "process %d (%s) is already traced (a debugger, or another adoption); "
+                            "detach that first",
+                            (int)a->pid, a->stat.comm);
+        if (r == -EPERM)
+                return fail(a->err, ENGINE_ERR_PERMISSION, r,
+                            "the kernel does not let this user ptrace process %d (%s); adopt it "
+                            "through reptyrd (without --direct) or as its owner",
+                            (int)a->pid, a->stat.comm);
+        if (r == -EINVAL && (opts & PTRACE_O_SUSPEND_SECCOMP))
+                return fail(a->err, ENGINE_ERR_SECCOMP, r,
+                            "process %d (%s) runs under seccomp and this kernel cannot suspend "
+                            "it for a tracer (CONFIG_CHECKPOINT_RESTORE)",
+                            (int)a->pid, a->stat.comm);
+        if (r == -ESRCH || a->t.gone)
+                return gone_error(a);
+        if (r < 0)
+                return step_error(a, "stopping it", r);
+        a->frozen = true;
+        a->res->was_stopped = a->t.was_stopped;
+        a->res->threads = (unsigned)a->t.n_threads;
+
+        /* Now that it cannot change any more, make sure it is still the
+         * process we inspected and look at it again: the fds we move and
+         * the epoll registrations are taken from this frozen view. */
+        if (!proc_pidfd_alive(a->pidfd))
+                return gone_error(a);
+        r = proc_read_stat(a->dirfd, &st);
+        if (r < 0 || st.starttime != a->stat.starttime)
+                return gone_error(a);
+        a->stat = st;
+        a->ctty = st.tty_nr ? tty_nr_to_dev(st.tty_nr) : 0;
+        a->leader = st.session == a->pid;
+        child = frozen_children_in_group(a);
+        if (child > 0)
+                return fail(a->err, ENGINE_ERR_HAS_CHILDREN, -EBUSY,
+                            "process %d (%s) has started child %d in its process group; adopt "
+                            "the whole session with --session",
+                            (int)a->pid, a->stat.comm, child);
+        r = proc_read_status(a->dirfd, &a->status);
+        if (r < 0)
+                return gone_error(a);
+        n = proc_list_fds(a->dirfd, &fds);
+        if (n < 0)
+                return gone_error(a);
+        r = select_term_fds(a, fds, (size_t)n);
+        if (r < 0 || a->n_term == 0)
+                return fail(a->err, ENGINE_ERR_NOT_A_TERMINAL, -ENOTTY,
+                            "process %d (%s) closed its terminal while it was being adopted",
+                            (int)a->pid, a->stat.comm);
+        for (ssize_t i = 0; i < n; i++) {
+                char path[32], text[8192];
+                struct proc_epoll_entry e[MAX_EPOLL];
+                ssize_t m;
+
+                if (!fds[i].is_epoll)
+                        continue;
+                snprintf(path, sizeof(path), "fdinfo/%d", fds[i].fd);
+                if (proc_read(a->dirfd, path, text, sizeof(text)) < 0)
+                        continue;
+                m = proc_parse_epoll(text, e, ELEMENTSOF(e));
+                for (ssize_t j = 0; j < m; j++)
+                        for (size_t k = 0; k < a->n_term; k++)
+                                if (e[j].tfd == a->term[k].fd && e[j].ino == a->term[k].ino &&
+                                    e[j].dev == a->term[k].dev && a->n_ep < MAX_EPOLL)
+                                        a->ep[a->n_ep++] = (struct epoll_fix){
+                                                .epfd = fds[i].fd,
+                                                .e = e[j],
+                                        };
+        }
+
+        r = tracee_block_signals(&a->t);
+        if (r < 0)
+                return step_error(a, "blocking its signals", r);
+        r = remote_init(&a->r, &a->t);
+        if (r == -ENOEXEC)
+                return fail(a->err, ENGINE_ERR_UNSUPPORTED, r,
+                            "process %d (%s) runs with a register set this %s build does not "
+                            "know; use a build for its architecture",
+                            (int)a->pid, a->stat.comm, arch_build_name);
+        if (r == -ENOENT)
+                return fail(a->err, ENGINE_ERR_UNSUPPORTED, r,
+                            "no syscall instruction found in process %d (%s) (no vDSO?)",
+                            (int)a->pid, a->stat.comm);
+        if (r < 0)
+                return step_error(a, "reading its registers", r);
+        a->res->personality = a->r.pers->name;
+        return 0;
+}
+
+/* ---- the steps ---- */
+
+#define RCALL(a, sys, ...) remote_syscall(&(a)->r, sys, __VA_ARGS__)
+#define ARGS6(a0, a1, a2, a3, a4, a5)                                                              \
+        (uint64_t)(a0), (uint64_t)(a1), (uint64_t)(a2), (uint64_t)(a3), (uint64_t)(a4),             \
+                (uint64_t)(a5)
+
+static long rcall(struct adoption *a, enum arch_sys sys, uint64_t a0, uint64_t a1, uint64_t a2,
+                  uint64_t a3) {
+        return remote_syscall(&a->r, sys, a0, a1, a2, a3, 0, 0);
+}
+
+static int do_step(struct adoption *a, const char *what, long v) {
+        if (remote_failed(v))
+                return step_error(a, what, v);
+        return 0;
+}
+
+static int build_pty(struct adoption *a) {
+        unsigned char data[SCR_SIGINFO] = {0};
+        uint64_t s;
+        long v;
+        int r;
+
+        if ((r = checkpoint(a)) < 0 || (r = remote_scratch_map(&a->r)) < 0)
+                return step_error(a, "mapping scratch memory", r);
+        s = a->r.scratch;
+        memcpy(data + SCR_PTMX, "/dev/ptmx", 10);
+        memcpy(data + SCR_DEVTTY, "/dev/tty", 9);
+        /* A kernel sigaction starts with the handler word in every ABI. */
+        if (a->r.pers->word_size == 8) {
+                uint64_t ign = (uint64_t)(uintptr_t)SIG_IGN;
+                memcpy(data + SCR_ACT_IGN, &ign, 8);
+        } else {
+                uint32_t ign = (uint32_t)(uintptr_t)SIG_IGN;
+                memcpy(data + SCR_ACT_IGN, &ign, 4);
+        }
+        r = remote_write(&a->r, s, data, sizeof(data));
+        if (r < 0)
+                return step_error(a, "writing scratch memory", r);
+
+        /* ioctl numbers and open flags are those of our own ABI: the same
+         * for every personality this build adopts (x86_64 and i386). */
+        if ((r = checkpoint(a)) < 0)
+                return step_error(a, "opening /dev/ptmx", r);
+        v = rcall(a, ARCH_SYS_OPENAT, (uint64_t)(int64_t)AT_FDCWD, s + SCR_PTMX,
+                  O_RDWR | O_NOCTTY | O_CLOEXEC, 0);
+        if ((r = do_step(a, "opening /dev/ptmx in it", v)) < 0)
+                return r;
+        a->t_master = v;
+
+        if ((r = checkpoint(a)) < 0)
+                return step_error(a, "unlocking the new pty", r);
+        v = rcall(a, ARCH_SYS_IOCTL, (uint64_t)a->t_master, TIOCSPTLCK, s + SCR_ZERO, 0);
+        if ((r = do_step(a, "unlocking the new pty", v)) < 0)
+                return r;
+
+        /* One slave open file per distinct set of the old fds' status
+         * flags, so that e.g. an O_NONBLOCK stdin stays non-blocking. */
+        for (size_t i = 0; i < a->n_term; i++) {
+                unsigned fl = a->term[i].flags & (O_ACCMODE | O_NONBLOCK | O_APPEND);
+                size_t k;
+
+                for (k = 0; k < a->n_slaves; k++)
+                        if (a->slave_flags[k] == fl)
+                                break;
+                if (k == a->n_slaves) {
+                        if (k == MAX_SLAVES)
+                                return step_error(a, "opening the new terminal", -E2BIG);
+                        if ((r = checkpoint(a)) < 0)
+                                return step_error(a, "opening the new terminal", r);
+                        v = rcall(a, ARCH_SYS_IOCTL, (uint64_t)a->t_master, TIOCGPTPEER,
+                                  fl | O_NOCTTY | O_CLOEXEC, 0);
+                        if ((r = do_step(a, "opening the new terminal", v)) < 0)
+                                return r;
+                        a->t_slave[k] = v;
+                        a->slave_flags[k] = fl;
+                        a->n_slaves++;
+                }
+                a->term[i].slave = (int)k;
+        }
+
+        if ((r = checkpoint(a)) < 0)
+                return step_error(a, "taking the pty master", r);
+        a->master = (int)syscall(SYS_pidfd_getfd, a->pidfd, (int)a->t_master, 0);
+        if (a->master < 0)
+                return step_error(a, "taking the pty master", -errno);
+        return 0;
+}
+
+/* Terminal modes of the old terminal and the client's size, applied from
+ * our side through the master (termios ioctls on a master act on the
+ * slave). Best effort: a hung-up old terminal has no modes to copy. */
+static void configure_pty(struct adoption *a) {
+        int old = (int)syscall(SYS_pidfd_getfd, a->pidfd, a->term[0].fd, 0);
+        struct termios tio;
+        struct winsize ws = {0};
+        unsigned n;
+
+        if (old >= 0) {
+                if (tcgetattr(old, &tio) == 0)
+                        (void)tcsetattr(a->master, TCSANOW, &tio);
+                (void)ioctl(old, TIOCGWINSZ, &ws);
+                close(old);
+        }
+        if (a->opts->rows && a->opts->cols) {
+                ws.ws_row = a->opts->rows;
+                ws.ws_col = a->opts->cols;
+        }
+        if (ws.ws_row && ws.ws_col)
+                (void)ioctl(a->master, TIOCSWINSZ, &ws);
+        if (ioctl(a->master, TIOCGPTN, &n) == 0)
+                snprintf(a->res->tty, sizeof(a->res->tty), "/dev/pts/%u", n);
+}
+
+static int write_event(struct adoption *a, const struct proc_epoll_entry *e) {
+        unsigned char ev[16] = {0};
+
+        memcpy(ev, &e->events, 4);
+        /* x86 packs struct epoll_event to 12 bytes; others align data. */
+        memcpy(ev + (a->r.pers->epoll_event_packed ? 4 : 8), &e->data, 8);
+        return remote_write(&a->r, a->r.scratch + SCR_EVENT, ev, sizeof(ev));
+}
+
+static int move_fds(struct adoption *a) {
+        long v;
+        int r;
+
+        for (size_t i = 0; i < a->n_term; i++) {
+                if ((r = checkpoint(a)) < 0)
+                        return step_error(a, "saving its old terminal", r);
+                v = rcall(a, ARCH_SYS_FCNTL, (uint64_t)a->term[i].fd, F_DUPFD_CLOEXEC, 3, 0);
+                if ((r = do_step(a, "saving its old terminal", v)) < 0)
+                        return r;
+                a->term[i].saved = v;
+        }
+        /* An epoll registration is keyed by (file, fd number): it would
+         * stay on the old terminal's file. Drop it now, re-add it for the
+         * new file below with the same events and data. */
+        for (size_t i = 0; i < a->n_ep; i++) {
+                if ((r = checkpoint(a)) < 0)
+                        return step_error(a, "updating its epoll set", r);
+                v = rcall(a, ARCH_SYS_EPOLL_CTL, (uint64_t)a->ep[i].epfd, EPOLL_CTL_DEL,
+                          (uint64_t)a->ep[i].e.tfd, 0);
+                if ((r = do_step(a, "updating its epoll set", v)) < 0)
+                        return r;
+                a->ep[i].deleted = true;
+        }
+        for (size_t i = 0; i < a->n_term; i++) {
+                struct term_fd *t = &a->term[i];
+                if ((r = checkpoint(a)) < 0)
+                        return step_error(a, "replacing its terminal fds", r);
+                v = rcall(a, ARCH_SYS_DUP3, (uint64_t)a->t_slave[t->slave], (uint64_t)t->fd,
+                          t->flags & O_CLOEXEC ? O_CLOEXEC : 0, 0);
+                if ((r = do_step(a, "replacing its terminal fds", v)) < 0)
+                        return r;
+                t->replaced = true;
+        }
+        for (size_t i = 0; i < a->n_ep; i++) {
+                if ((r = checkpoint(a)) < 0 || (r = write_event(a, &a->ep[i].e)) < 0)
+                        return step_error(a, "updating its epoll set", r);
+                v = rcall(a, ARCH_SYS_EPOLL_CTL, (uint64_t)a->ep[i].epfd, EPOLL_CTL_ADD,
+                          (uint64_t)a->ep[i].e.tfd, a->r.scratch + SCR_EVENT);
+                if ((r = do_step(a, "updating its epoll set", v)) < 0)
+                        return r;
+                a->ep[i].added = true;
+        }
+        return 0;
+}
+
+static bool signal_pending(const struct adoption *a, int sig) {
+        uint64_t bit = 1ULL << (sig - 1);
+        return (a->status.sig_pnd | a->status.shd_pnd) & bit;
+}
+
+/* Drop one instance of `sig` that our own action queued (it is blocked, so
+ * the kernel queued it even if ignored): setting SIG_IGN discards pending
+ * instances; then the target's own action is put back. */
+static int discard_signal(struct adoption *a, int sig) {
+        uint64_t s = a->r.scratch;
+        long v;
+
+        v = rcall(a, ARCH_SYS_RT_SIGACTION, (uint64_t)sig, s + SCR_ACT_IGN, s + SCR_ACT_OLD, 8);
+        if (remote_failed(v))
+                return (int)v;
+        v = rcall(a, ARCH_SYS_RT_SIGACTION, (uint64_t)sig, s + SCR_ACT_OLD, 0, 8);
+        return remote_failed(v) ? (int)v : 0;
+}
+
+static long old_ctty_fd(struct adoption *a) {
+        for (size_t i = 0; i < a->n_term; i++)
+                if (a->term[i].rdev == a->ctty)
+                        return a->term[i].saved;
+        return -1;
+}
+
+/* Give up the old controlling terminal. */
+static int leave_old_tty(struct adoption *a) {
+        long v, fd = -1, tmp = -1;
+        int r;
+
+        if (!a->leader) {
+                /* setsid() fails for a process group leader, and a shell's
+                 * job always leads its group. So: a dummy child of the
+                 * target gets a group of its own, the target joins that
+                 * group (it no longer leads one), calls setsid(), and then
+                 * kills and reaps the dummy itself, so that its parent never
+                 * sees a stray child. The dummy is created traced (clone
+                 * event) and never runs a single instruction. */
+                if (a->stat.pgrp == a->pid) {
+                        if ((r = checkpoint(a)) < 0)
+                                return step_error(a, "creating a helper child", r);
+                        a->t.event_child = 0;
+                        /* exit signal 0: its death sends no SIGCHLD. */
+                        v = rcall(a, ARCH_SYS_CLONE, 0, 0, 0, 0);
+                        if (a->t.event_child > 0)
+                                a->dummy = a->t.event_child;
+                        if ((r = do_step(a, "creating a helper child", v)) < 0)
+                                return r;
+                        a->dummy_t = v;
+
+                        if ((r = checkpoint(a)) < 0)
+                                return step_error(a, "moving process groups", r);
+                        v = rcall(a, ARCH_SYS_SETPGID, (uint64_t)a->dummy_t, (uint64_t)a->dummy_t, 0, 0);
+                        if ((r = do_step(a, "moving process groups", v)) < 0)
+                                return r;
+                        if ((r = checkpoint(a)) < 0)
+                                return step_error(a, "moving process groups", r);
+                        v = rcall(a, ARCH_SYS_SETPGID, 0, (uint64_t)a->dummy_t, 0, 0);
+                        if ((r = do_step(a, "moving process groups", v)) < 0)
+                                return r;
+                        a->pgid_moved = true;
+                }
+                if ((r = checkpoint(a)) < 0)
+                        return step_error(a, "starting a new session", r);
+                v = rcall(a, ARCH_SYS_SETSID, 0, 0, 0, 0);
+                if ((r = do_step(a, "starting a new session", v)) < 0)
+                        return r;
+                a->noreturn = true;
+                a->res->was_leader = false;
+                return 0;
+        }
+
+        a->res->was_leader = true;
+        if (!a->ctty)
+                return 0;
+        /* TIOCNOTTY must be issued on the controlling terminal itself. */
+        fd = old_ctty_fd(a);
+        if ((r = checkpoint(a)) < 0)
+                return step_error(a, "leaving the old terminal", r);
+        if (fd < 0) {
+                v = rcall(a, ARCH_SYS_OPENAT, (uint64_t)(int64_t)AT_FDCWD, a->r.scratch + SCR_DEVTTY,
+                          O_RDWR | O_NOCTTY | O_CLOEXEC, 0);
+                if ((r = do_step(a, "opening its old terminal", v)) < 0)
+                        return r;
+                fd = tmp = v;
+        }
+        /* A session leader giving up its terminal makes the kernel send
+         * SIGHUP and SIGCONT to the terminal's foreground group, i.e. to
+         * the target itself. They are blocked now, so they wait in the
+         * queue; discard them below unless one was pending already (then
+         * the kernel merged ours into it and there is nothing to remove). */
+        v = rcall(a, ARCH_SYS_IOCTL, (uint64_t)fd, TIOCNOTTY, 0, 0);
+        if (tmp >= 0)
+                (void)rcall(a, ARCH_SYS_CLOSE, (uint64_t)tmp, 0, 0, 0);
+        if ((r = do_step(a, "leaving the old terminal", v)) < 0)
+                return r;
+        a->noreturn = true;
+        if (a->t.was_stopped)
+                a->restop = true; /* that SIGCONT ended its job-control stop */
+        if (!signal_pending(a, SIGHUP) && (r = discard_signal(a, SIGHUP)) < 0)
+                return step_error(a, "restoring its SIGHUP action", r);
+        if (!signal_pending(a, SIGCONT) && (r = discard_signal(a, SIGCONT)) < 0)
+                return step_error(a, "restoring its SIGCONT action", r);
+        return 0;
+}
+
+static int take_new_tty(struct adoption *a) {
+        long v;
+        int r;
+
+        if ((r = checkpoint(a)) < 0)
+                return step_error(a, "making the new terminal its controlling terminal", r);
+        v = rcall(a, ARCH_SYS_IOCTL, (uint64_t)a->t_slave[0], TIOCSCTTY, 0, 0);
+        if ((r = do_step(a, "making the new terminal its controlling terminal", v)) < 0)
+                return r;
+        a->ctty_set = true;
+        return 0;
+}
+
+/* Kill and reap the dummy child: the target reaps it (wait4 with __WCLONE:
+ * its exit signal is 0), after we, its tracer, have collected its death. */
+static void drop_dummy(struct adoption *a) {
+        int status;
+
+        if (a->dummy <= 0)
+                return;
+        if (!a->t.gone && a->dummy_t > 0)
+                (void)rcall(a, ARCH_SYS_KILL, (uint64_t)a->dummy_t, SIGKILL, 0, 0);
+        else
+                (void)kill(a->dummy, SIGKILL);
+        while (waitpid(a->dummy, &status, __WALL) == a->dummy && !WIFEXITED(status) &&
+               !WIFSIGNALED(status))
+                (void)ptrace(PTRACE_CONT, a->dummy, NULL, NULL);
+        if (!a->t.gone && a->dummy_t > 0)
+                (void)rcall(a, ARCH_SYS_WAIT4, (uint64_t)a->dummy_t, 0, __WCLONE, 0);
+        a->dummy = 0;
+        a->dummy_t = 0;
+}
+
+/* Re-queue signals the kernel tried to deliver while we held the target.
+ * A process may send itself any siginfo, so it goes back exactly. */
+static void requeue_signals(struct adoption *a) {
+        long self;
+
+        if (a->t.n_deferred == 0 || a->t.gone)
+                return;
+        self = rcall(a, ARCH_SYS_GETPID, 0, 0, 0, 0);
+        for (size_t i = 0; i < a->t.n_deferred && !remote_failed(self); i++) {
+                siginfo_t *si = &a->t.deferred[i];
+                if (remote_write(&a->r, a->r.scratch + SCR_SIGINFO, si, sizeof(*si)) < 0)
+                        continue;
+                (void)remote_syscall(&a->r, ARCH_SYS_RT_TGSIGQUEUEINFO, (uint64_t)self,
+                                     (uint64_t)self, (uint64_t)si->si_signo,
+                                     a->r.scratch + SCR_SIGINFO, 0, 0);
+        }
+}
+
+/* ---- undo and leave ---- */
+
+static void close_remote(struct adoption *a, long *fd) {
+        if (*fd >= 0 && !a->t.gone)
+                (void)rcall(a, ARCH_SYS_CLOSE, (uint64_t)*fd, 0, 0, 0);
+        *fd = -1;
+}
+
+/* Reverse of everything done so far, newest first. */
+static void undo(struct adoption *a) {
+        if (a->t.gone)
+                goto ours;
+        if (a->noreturn && a->res->was_leader && a->ctty && !a->ctty_set) {
+                long fd = old_ctty_fd(a);
+                /* A session leader without a terminal may take its old one
+                 * back (nobody else can have claimed it meanwhile: the old
+                 * session is its own). */
+                if (fd >= 0)
+                        (void)rcall(a, ARCH_SYS_IOCTL, (uint64_t)fd, TIOCSCTTY, 0, 0);
+        }
+        for (size_t i = a->n_ep; i-- > 0;)
+                if (a->ep[i].added) {
+                        (void)rcall(a, ARCH_SYS_EPOLL_CTL, (uint64_t)a->ep[i].epfd, EPOLL_CTL_DEL,
+                                    (uint64_t)a->ep[i].e.tfd, 0);
+                        a->ep[i].added = false;
+                }
+        for (size_t i = a->n_term; i-- > 0;) {
+                struct term_fd *t = &a->term[i];
+                if (t->replaced && t->saved >= 0)
+                        (void)rcall(a, ARCH_SYS_DUP3, (uint64_t)t->saved, (uint64_t)t->fd,
+                                    t->flags & O_CLOEXEC ? O_CLOEXEC : 0, 0);
+                t->replaced = false;
+        }
+        for (size_t i = a->n_ep; i-- > 0;)
+                if (a->ep[i].deleted && write_event(a, &a->ep[i].e) == 0) {
+                        (void)rcall(a, ARCH_SYS_EPOLL_CTL, (uint64_t)a->ep[i].epfd, EPOLL_CTL_ADD,
+                                    (uint64_t)a->ep[i].e.tfd, a->r.scratch + SCR_EVENT);
+                        a->ep[i].deleted = false;
+                }
+        if (a->pgid_moved && !a->noreturn) {
+                /* Lead its own group again, as before. */
+                (void)rcall(a, ARCH_SYS_SETPGID, 0, 0, 0, 0);
+                a->pgid_moved = false;
+        }
+ours:
+        drop_dummy(a);
+        for (size_t i = 0; i < a->n_term; i++)
+                close_remote(a, &a->term[i].saved);
+        for (size_t i = 0; i < a->n_slaves; i++)
+                close_remote(a, &a->t_slave[i]);
+        close_remote(a, &a->t_master);
+        if (a->master >= 0) {
+                close(a->master);
+                a->master = -1;
+        }
+}
+
+/* Let go of the target: temporaries closed, scratch unmapped, deferred
+ * signals re-queued, mask and registers restored, every thread detached. */
+static void leave(struct adoption *a) {
+        if (!a->frozen)
+                return;
+        if (!a->t.gone) {
+                requeue_signals(a);
+                (void)remote_scratch_unmap(&a->r);
+                (void)tracee_restore_signals(&a->t);
+                (void)remote_restore(&a->r);
+                if (a->restop)
+                        (void)syscall(SYS_pidfd_send_signal, a->pidfd, a->t.stop_sig, NULL, 0);
+        }
+        tracee_release(&a->t);
+        a->frozen = false;
+}
+
+static void fill_result(struct adoption *a) {
+        char path[32];
+        ssize_t n;
+
+        a->res->n_replaced = a->n_term;
+        for (size_t i = 0; i < a->n_term; i++)
+                a->res->replaced_fds[i] = a->term[i].fd;
+        snprintf(path, sizeof(path), "fd/%d", a->term[0].fd);
+        n = readlinkat(a->dirfd, path, a->res->old_tty, sizeof(a->res->old_tty) - 1);
+        a->res->old_tty[n > 0 ? n : 0] = '\0';
+}
+
+int engine_adopt(int pidfd, const struct engine_options *opts, struct engine_result *res,
+                 struct engine_error *err) {
+        struct adoption a = {
+                .pidfd = pidfd,
+                .dirfd = -1,
+                .opts = opts,
+                .res = res,
+                .err = err,
+                .t_master = -1,
+                .master = -1,
+        };
+        int r;
+
+        memset(res, 0, sizeof(*res));
+        memset(err, 0, sizeof(*err));
+        res->master_fd = -1;
+        for (size_t i = 0; i < MAX_SLAVES; i++)
+                a.t_slave[i] = -1;
+
+        r = inspect(&a);
+        if (r < 0)
+                goto out;
+        fill_result(&a);
+        if (opts->dry_run)
+                goto out;
+
+        r = freeze(&a);
+        if (r < 0)
+                goto undo;
+        fill_result(&a);
+        if ((r = build_pty(&a)) < 0)
+                goto undo;
+        configure_pty(&a);
+        if ((r = move_fds(&a)) < 0 || (r = leave_old_tty(&a)) < 0 || (r = take_new_tty(&a)) < 0)
+                goto undo;
+        if ((r = checkpoint(&a)) < 0) {
+                r = step_error(&a, "cleaning up", r);
+                goto undo;
+        }
+
+        /* Committed. The saved copies of the old terminal go now. */
+        drop_dummy(&a);
+        for (size_t i = 0; i < a.n_term; i++)
+                close_remote(&a, &a.term[i].saved);
+        for (size_t i = 0; i < a.n_slaves; i++)
+                close_remote(&a, &a.t_slave[i]);
+        close_remote(&a, &a.t_master);
+        leave(&a);
+        if (a.t.gone) {
+                close(a.master);
+                r = gone_error(&a);
+                goto out;
+        }
+        /* Programs redraw on SIGWINCH; SIGCONT wakes one that stopped on
+         * the old terminal's job control. A job-control stopped target is
+         * left stopped. */
+        (void)syscall(SYS_pidfd_send_signal, pidfd, SIGWINCH, NULL, 0);
+        if (!res->was_stopped)
+                (void)syscall(SYS_pidfd_send_signal, pidfd, SIGCONT, NULL, 0);
+        res->master_fd = a.master;
+        res->steps = a.step;
+        r = 0;
+        goto out;
+
+undo:
+        if (a.frozen) {
+                undo(&a);
+                leave(&a);
+        }
+        if (a.noreturn && !a.t.gone && !res->was_leader)
+                snprintf(err->message + strlen(err->message),
+                         sizeof(err->message) - strlen(err->message),
+                         " (it now runs in a session of its own)");
+out:
+        res->steps = a.step;
+        if (a.dirfd >= 0)
+                close(a.dirfd);
+        return r;
+}

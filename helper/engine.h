@@ -1,0 +1,94 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The re-ptying engine: moves a running process onto a new pseudo-terminal
+ * that the process itself creates, and hands the pty master to the caller.
+ *
+ * Library code: it never logs and never exits. Every function returns 0 or a
+ * negative errno and, on failure, fills a struct engine_error whose message
+ * names the process, the reason and what to do next.
+ *
+ * Linked by reptyrd (the privileged helper) and by `reptyrctl adopt --direct`.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+/* The failure classes; they map 1:1 onto org.reptyr.Reptyr1.Error.* names
+ * and onto reptyrctl's exit codes. */
+enum engine_error_kind {
+        ENGINE_OK = 0,
+        ENGINE_ERR_INVALID,         /* bad option or argument */
+        ENGINE_ERR_NO_SUCH_PROCESS, /* no such pid, or it is not a user process */
+        ENGINE_ERR_NOT_A_TERMINAL,  /* nothing to move: no terminal fds */
+        ENGINE_ERR_HAS_CHILDREN,    /* other processes share its process group / session */
+        ENGINE_ERR_SECCOMP,         /* seccomp filter we may not suspend */
+        ENGINE_ERR_UNSUPPORTED,     /* personality or situation we cannot handle */
+        ENGINE_ERR_TARGET_GONE,     /* it exited (or exec'd) while we worked */
+        ENGINE_ERR_BUSY,            /* traced by someone else (debugger, another adoption) */
+        ENGINE_ERR_PERMISSION,      /* the kernel refused ptrace / pidfd_getfd */
+        ENGINE_ERR_FAILED,          /* any other failure; target restored */
+        _ENGINE_ERR_MAX,
+};
+
+struct engine_error {
+        enum engine_error_kind kind;
+        int errnum;        /* the underlying errno, positive, or 0 */
+        char message[512]; /* one line, no trailing newline */
+};
+
+/* Stable identifier of an error kind, e.g. "NotATerminal". */
+const char *engine_error_name(enum engine_error_kind kind);
+
+enum engine_fds {
+        ENGINE_FDS_TERMINAL, /* every fd open on the target's terminal */
+        ENGINE_FDS_STDIO,    /* 0, 1 and 2, whatever they are, if they are ttys */
+};
+
+/* Test-only fault injection: never set by reptyrctl or reptyrd. Steps are
+ * counted from 1 in the order the engine reaches its checkpoints. */
+enum engine_fault_action {
+        ENGINE_FAULT_NONE,
+        ENGINE_FAULT_FAIL, /* the step fails with EIO */
+        ENGINE_FAULT_KILL, /* SIGKILL the target just before the step */
+};
+
+struct engine_options {
+        enum engine_fds fds;
+        unsigned short rows, cols; /* 0: copy the old terminal's size */
+        bool dry_run;              /* inspect and check everything, change nothing */
+        struct {
+                enum engine_fault_action action;
+                unsigned step;
+        } fault;
+};
+
+#define ENGINE_MAX_FDS 64
+
+struct engine_result {
+        int master_fd;  /* pty master, O_CLOEXEC, owned by the caller; -1 for dry-run */
+        pid_t pid;
+        char tty[64];   /* new terminal as the target sees it, e.g. "/dev/pts/7" */
+        char old_tty[64];
+        int replaced_fds[ENGINE_MAX_FDS];
+        size_t n_replaced;
+        bool was_stopped;   /* job-control stopped; left stopped */
+        bool was_leader;    /* was a session leader (TIOCNOTTY path) */
+        unsigned threads;
+        const char *personality; /* "x86_64", "i386" */
+        unsigned steps;     /* checkpoints passed (for the fault-injection tests) */
+};
+
+/* Adopt the process `pidfd` refers to. On success result->master_fd is the
+ * new terminal's master. On failure the target is as it was (or gone) and
+ * err says why. */
+int engine_adopt(int pidfd, const struct engine_options *opts, struct engine_result *result,
+                 struct engine_error *err);
+
+/* Open a pidfd for `pid` with a clear error for each failure. */
+int engine_pidfd_open(pid_t pid, int *ret_pidfd, struct engine_error *err);
+
+/* Parse a pid argument strictly: decimal, > 1, no sign, no trailing garbage,
+ * within pid_max's type. Returns 0 or -EINVAL. */
+int engine_parse_pid(const char *s, pid_t *ret);

@@ -1,0 +1,86 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Reading /proc for one pinned process. Every file is opened relative to a
+ * directory fd for /proc/PID that was opened *after* the caller's pidfd and
+ * checked against it, so a recycled pid can never be read by mistake.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct proc_stat {
+        char comm[64];
+        char state;
+        pid_t ppid, pgrp, session;
+        unsigned tty_nr; /* kernel-encoded dev_t of the controlling tty, 0 = none */
+        pid_t tpgid;
+        unsigned long flags;
+        unsigned long long starttime;
+        long num_threads;
+};
+
+#define PROC_PF_KTHREAD 0x00200000UL
+
+struct proc_status {
+        uid_t uid[4]; /* real, effective, saved, fs */
+        gid_t gid[4];
+        int seccomp; /* 0 none, 1 strict, 2 filter */
+        pid_t tracer_pid;
+        uint64_t sig_pnd, shd_pnd, sig_blk, sig_ign, sig_cgt, cap_eff, cap_prm;
+};
+
+/* Parse the text of /proc/PID/stat. comm may contain anything, ')' too, so
+ * fields are counted from the last ')'. 0 or -EINVAL. */
+int proc_parse_stat(const char *text, struct proc_stat *st);
+int proc_parse_status(const char *text, struct proc_status *st);
+
+/* Open /proc/PID as O_PATH|O_DIRECTORY and prove it is the process behind
+ * pidfd: the pidfd must still be alive after the open. -ESRCH if not. */
+int proc_open(int pidfd, pid_t pid, int *ret_dirfd);
+
+/* Whether the process behind pidfd still exists (not yet reaped). */
+bool proc_pidfd_alive(int pidfd);
+
+/* Read a whole small file below dirfd into buf (NUL-terminated). Returns the
+ * length or -errno. */
+ssize_t proc_read(int dirfd, const char *path, char *buf, size_t size);
+
+int proc_read_stat(int dirfd, struct proc_stat *st);
+int proc_read_status(int dirfd, struct proc_status *st);
+
+/* Process-wide pid of a /proc entry name; -1 if not a pid. */
+pid_t proc_name_to_pid(const char *name);
+
+/* Convert the kernel's dev_t encoding (as in tty_nr and fdinfo "sdev") into
+ * the userspace one st_rdev uses. */
+dev_t proc_kdev_to_dev(unsigned long kdev);
+
+/* One fd of the target. */
+struct proc_fd {
+        int fd;
+        dev_t rdev;     /* for character devices */
+        dev_t dev;      /* st_dev of the open file */
+        ino_t ino;
+        mode_t mode;
+        unsigned flags; /* open flags from fdinfo, O_CLOEXEC included */
+        bool is_epoll;
+};
+
+/* List the target's fds (st of the open file through /proc/PID/fd/N, flags
+ * from fdinfo). *ret is malloc'd. Returns count or -errno. */
+ssize_t proc_list_fds(int dirfd, struct proc_fd **ret);
+
+/* One registration of an epoll instance, from its fdinfo "tfd:" lines. */
+struct proc_epoll_entry {
+        int tfd;
+        uint32_t events;
+        uint64_t data;
+        unsigned long ino;
+        dev_t dev;
+};
+
+/* Parse the tfd lines of an epoll fdinfo text. Returns count or -errno. */
+ssize_t proc_parse_epoll(const char *text, struct proc_epoll_entry *out, size_t max);

@@ -1,0 +1,173 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/ptrace.h>
+#include <sys/uio.h>
+
+#include "proc.h"
+#include "remote.h"
+#include "util.h"
+
+int remote_read(struct remote *r, uint64_t addr, void *buf, size_t len) {
+        struct iovec local = {.iov_base = buf, .iov_len = len};
+        struct iovec rem = {.iov_base = (void *)(uintptr_t)addr, .iov_len = len};
+        ssize_t n;
+
+        if ((uint64_t)(uintptr_t)addr != addr)
+                return -EFAULT;
+        n = process_vm_readv(r->tracee->pid, &local, 1, &rem, 1, 0);
+        if (n < 0)
+                return -errno;
+        return (size_t)n == len ? 0 : -EFAULT;
+}
+
+int remote_write(struct remote *r, uint64_t addr, const void *buf, size_t len) {
+        struct iovec local = {.iov_base = (void *)buf, .iov_len = len};
+        struct iovec rem = {.iov_base = (void *)(uintptr_t)addr, .iov_len = len};
+        ssize_t n;
+
+        if ((uint64_t)(uintptr_t)addr != addr)
+                return -EFAULT;
+        n = process_vm_writev(r->tracee->pid, &local, 1, &rem, 1, 0);
+        if (n < 0)
+                return -errno;
+        return (size_t)n == len ? 0 : -EFAULT;
+}
+
+static bool insn_at(struct remote *r, uint64_t addr) {
+        unsigned char buf[8];
+
+        if (r->pers->syscall_insn_len > sizeof(buf) ||
+            remote_read(r, addr, buf, r->pers->syscall_insn_len) < 0)
+                return false;
+        return memcmp(buf, r->pers->syscall_insn, r->pers->syscall_insn_len) == 0;
+}
+
+/* Any address whose bytes decode as the syscall instruction will do:
+ * execution starts exactly there and stops at the syscall's entry, so what
+ * the surrounding bytes mean does not matter. */
+static int find_gadget_in_vdso(struct remote *r) {
+        char maps[64 * 1024];
+        unsigned long long start = 0, end = 0;
+        unsigned char code[64 * 1024];
+        size_t len;
+        const char *line;
+
+        if (proc_read(r->tracee->dirfd, "maps", maps, sizeof(maps)) < 0)
+                return -ENOENT;
+        line = strstr(maps, "[vdso]");
+        if (!line)
+                return -ENOENT;
+        while (line > maps && line[-1] != '\n')
+                line--;
+        if (sscanf(line, "%llx-%llx", &start, &end) != 2 || end <= start)
+                return -ENOENT;
+        len = end - start < sizeof(code) ? (size_t)(end - start) : sizeof(code);
+        if (remote_read(r, start, code, len) < 0)
+                return -ENOENT;
+        for (size_t i = 0; i + r->pers->syscall_insn_len <= len; i++)
+                if (memcmp(code + i, r->pers->syscall_insn, r->pers->syscall_insn_len) == 0) {
+                        r->gadget = start + i;
+                        return 0;
+                }
+        return -ENOENT;
+}
+
+int remote_init(struct remote *r, struct tracee *t) {
+        uint64_t pc;
+        int e;
+
+        memset(r, 0, sizeof(*r));
+        r->tracee = t;
+        e = arch_get_regs(tracee_work_tid(t), &r->saved, &r->pers);
+        if (e < 0)
+                return e;
+        r->work = r->saved;
+
+        /* A thread stopped in (or right after) a syscall has the syscall
+         * instruction just before its PC. */
+        pc = r->pers->get_pc(&r->saved);
+        if (pc >= r->pers->syscall_insn_len && insn_at(r, pc - r->pers->syscall_insn_len)) {
+                r->gadget = pc - r->pers->syscall_insn_len;
+                return 0;
+        }
+        return find_gadget_in_vdso(r);
+}
+
+long remote_syscall(struct remote *r, enum arch_sys sys, uint64_t a0, uint64_t a1, uint64_t a2,
+                    uint64_t a3, uint64_t a4, uint64_t a5) {
+        const uint64_t args[6] = {a0, a1, a2, a3, a4, a5};
+        pid_t tid = tracee_work_tid(r->tracee);
+        long nr = arch_sysno(r->pers, sys);
+        int e;
+
+        if (nr < 0)
+                return -ENOSYS;
+        if (r->tracee->gone)
+                return -ESRCH;
+
+        r->work = r->saved;
+        r->pers->set_pc(&r->work, r->gadget);
+        r->pers->prepare_call(&r->work, nr, args);
+        e = arch_set_regs(tid, &r->work);
+        if (e < 0)
+                return e;
+        r->regs_dirty = true;
+
+        /* To the entry stop, then to the exit stop. */
+        for (int stop = 0; stop < 2; stop++) {
+                if (ptrace(PTRACE_SYSCALL, tid, NULL, NULL) < 0)
+                        return -errno;
+                e = tracee_wait_syscall(r->tracee, PTRACE_SYSCALL);
+                if (e < 0)
+                        return e;
+        }
+        e = arch_get_regs(tid, &r->work, NULL);
+        if (e < 0)
+                return e;
+        return r->pers->result(&r->work);
+}
+
+int remote_scratch_map(struct remote *r) {
+        long v = remote_syscall(r, ARCH_SYS_MMAP, 0, 4096, PROT_READ | PROT_WRITE,
+                                MAP_PRIVATE | MAP_ANONYMOUS, (uint64_t)-1, 0);
+
+        if (remote_failed(v))
+                return (int)v;
+        /* 32-bit personalities sign-extend; addresses are unsigned. */
+        r->scratch = r->pers->word_size == 4 ? (uint32_t)v : (uint64_t)v;
+        r->scratch_size = 4096;
+        return 0;
+}
+
+int remote_scratch_unmap(struct remote *r) {
+        long v;
+
+        if (!r->scratch)
+                return 0;
+        v = remote_syscall(r, ARCH_SYS_MUNMAP, r->scratch, r->scratch_size, 0, 0, 0, 0);
+        if (remote_failed(v))
+                return (int)v;
+        r->scratch = 0;
+        return 0;
+}
+
+int remote_restore(struct remote *r) {
+        struct arch_regs regs = r->saved;
+        int e;
+
+        if (!r->regs_dirty)
+                return 0;
+        /* We resume from a syscall-exit stop, not through the signal path,
+         * so the kernel will not apply its own restart fix-up: do it here
+         * (a blocked read continues instead of returning errno 512). */
+        if (r->pers->restart_style == ARCH_RESTART_AFTER_STOP)
+                r->pers->normalise_restart(&regs);
+        e = arch_set_regs(tracee_work_tid(r->tracee), &regs);
+        if (e < 0)
+                return e;
+        r->regs_dirty = false;
+        return 0;
+}
