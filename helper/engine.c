@@ -246,9 +246,13 @@ static int gone_error(struct adoption *a) {
 static int step_error(struct adoption *a, const char *what, long r) {
         if (a->t.gone || r == -ESRCH)
                 return gone_error(a);
+        /* setsid() cannot be undone: past it, say what stays changed. */
         return fail(a->err, ENGINE_ERR_FAILED, (int)r,
-                    "adopting %d (%s) failed while %s: %s; the process was left as it was",
-                    (int)a->pid, a->stat.comm, what, strerror((int)-r));
+                    "adopting %d (%s) failed while %s: %s; %s", (int)a->pid, a->stat.comm, what,
+                    strerror((int)-r),
+                    a->noreturn && !a->leader
+                            ? "it is back on its old terminal, but now runs in a session of its own"
+                            : "the process was left as it was");
 }
 
 static dev_t tty_nr_to_dev(unsigned tty_nr) {
@@ -515,7 +519,8 @@ static int inspect(struct adoption *a) {
         if (r > 0)
                 return fail(a->err, ENGINE_ERR_HAS_CHILDREN, -EBUSY,
                             "process %d (%s) shares its %s with %s; moving it alone would cut "
-                            "them off: adopt the whole session with --session",
+                            "them off: adopt the process that leads them, or the whole session "
+                            "(--session)",
                             (int)a->pid, a->stat.comm, a->leader ? "session" : "process group",
                             names);
 
@@ -732,7 +737,12 @@ static void configure_pty(struct adoption *a) {
         unsigned n;
 
         if (old >= 0) {
-                if (tcgetattr(old, &tio) == 0)
+                /* The old terminal's modes are the target's own only while
+                 * it is the foreground job; otherwise (stopped or background
+                 * job) they belong to the shell that took the terminal back
+                 * (raw, no echo), and the new pty's sane defaults are the
+                 * better guess. */
+                if (a->stat.tpgid == a->stat.pgrp && tcgetattr(old, &tio) == 0)
                         (void)tcsetattr(a->master, TCSANOW, &tio);
                 (void)ioctl(old, TIOCGWINSZ, &ws);
                 close(old);
@@ -972,7 +982,19 @@ static void close_remote(struct adoption *a, long *fd) {
 static void undo(struct adoption *a) {
         if (a->t.gone)
                 goto ours;
-        if (a->noreturn && a->res->was_leader && a->ctty && !a->ctty_set) {
+        if (a->ctty_set) {
+                /* Give the new terminal up again before its master goes
+                 * away, or the hangup would hit the target. Like any
+                 * TIOCNOTTY by a session leader it queues SIGHUP and
+                 * SIGCONT for it, which are discarded as before. */
+                (void)rcall(a, ARCH_SYS_IOCTL, (uint64_t)a->t_slave[0], TIOCNOTTY, 0, 0);
+                if (!signal_pending(a, SIGHUP))
+                        (void)discard_signal(a, SIGHUP);
+                if (!signal_pending(a, SIGCONT))
+                        (void)discard_signal(a, SIGCONT);
+                a->ctty_set = false;
+        }
+        if (a->noreturn && a->res->was_leader && a->ctty) {
                 long fd = old_ctty_fd(a);
                 /* A session leader without a terminal may take its old one
                  * back (nobody else can have claimed it meanwhile: the old
@@ -1094,7 +1116,7 @@ int engine_adopt(int pidfd, const struct engine_options *opts, struct engine_res
                 close_remote(&a, &a.t_slave[i]);
         close_remote(&a, &a.t_master);
         leave(&a);
-        if (a.t.gone) {
+        if (a.t.gone || !proc_pidfd_alive(pidfd)) {
                 close(a.master);
                 r = gone_error(&a);
                 goto out;
@@ -1115,10 +1137,6 @@ undo:
                 undo(&a);
                 leave(&a);
         }
-        if (a.noreturn && !a.t.gone && !res->was_leader)
-                snprintf(err->message + strlen(err->message),
-                         sizeof(err->message) - strlen(err->message),
-                         " (it now runs in a session of its own)");
 out:
         res->steps = a.step;
         if (a.dirfd >= 0)

@@ -90,7 +90,8 @@ int proc_parse_status(const char *text, struct proc_status *st) {
 }
 
 bool proc_pidfd_alive(int pidfd) {
-        return syscall(SYS_pidfd_send_signal, pidfd, 0, NULL, 0) == 0;
+        /* EPERM still proves it exists: we may merely not signal it. */
+        return syscall(SYS_pidfd_send_signal, pidfd, 0, NULL, 0) == 0 || errno == EPERM;
 }
 
 int proc_open(int pidfd, pid_t pid, int *ret_dirfd) {

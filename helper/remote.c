@@ -96,6 +96,14 @@ int remote_init(struct remote *r, struct tracee *t) {
         return find_gadget_in_vdso(r);
 }
 
+/* ptrace answers ESRCH for a thread we hold in a stop only once it has been
+ * killed: from then on the target is gone, whatever else we try. */
+static int gone_if_esrch(struct remote *r, int e) {
+        if (e == -ESRCH)
+                r->tracee->gone = true;
+        return e;
+}
+
 long remote_syscall(struct remote *r, enum arch_sys sys, uint64_t a0, uint64_t a1, uint64_t a2,
                     uint64_t a3, uint64_t a4, uint64_t a5) {
         const uint64_t args[6] = {a0, a1, a2, a3, a4, a5};
@@ -113,20 +121,20 @@ long remote_syscall(struct remote *r, enum arch_sys sys, uint64_t a0, uint64_t a
         r->pers->prepare_call(&r->work, nr, args);
         e = arch_set_regs(tid, &r->work);
         if (e < 0)
-                return e;
+                return gone_if_esrch(r, e);
         r->regs_dirty = true;
 
         /* To the entry stop, then to the exit stop. */
         for (int stop = 0; stop < 2; stop++) {
                 if (ptrace(PTRACE_SYSCALL, tid, NULL, NULL) < 0)
-                        return -errno;
+                        return gone_if_esrch(r, -errno);
                 e = tracee_wait_syscall(r->tracee, PTRACE_SYSCALL);
                 if (e < 0)
                         return e;
         }
         e = arch_get_regs(tid, &r->work, NULL);
         if (e < 0)
-                return e;
+                return gone_if_esrch(r, e);
         return r->pers->result(&r->work);
 }
 

@@ -1,0 +1,150 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: MIT
+"""Failure injection: the engine is made to fail at every step of the
+recipe, and the target is killed just before every step. Each time the
+target must be either exactly as before (and still working on its old
+terminal) or cleanly gone (reapable by its parent, no stray child left),
+and the engine must return a clear error.
+
+usage: fault-test.py ENGINE_DRIVER VICTIM {leader|job}
+"""
+import os
+import re
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
+import harness  # noqa: E402
+from harness import Failure  # noqa: E402
+
+
+def start_victim(w, victim, setup):
+    a = w.pty("A")
+    if setup == "leader":
+        v = w.spawn_on_pty("victim", [victim, "read"], a)
+        pid = v.popen.pid
+        w.wait_for(a, r"READY pid=%d" % pid, what="victim ready")
+        return a, pid, v
+    # A job of an interactive shell: leads its own process group, but not
+    # its session, so the engine needs the dummy-child setsid dance.
+    sh = w.spawn_on_pty("bash", ["bash", "--norc", "--noprofile", "-i"], a,
+                        env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PS1": "$ ",
+                             "TERM": "dumb"})
+    w.wait_for(a, r"\$ ", what="shell prompt")
+    m = a.mark()
+    w.send(a, "exec_victim=%s; $exec_victim read\n" % victim)
+    pid = int(w.wait_for(a, r"READY pid=(\d+)", since=m, what="victim ready").group(1))
+    w.forget_pid_later(pid)
+    return a, pid, sh
+
+
+def run_driver(driver, pid, fault):
+    p = subprocess.run([driver, "--no-relay", "--fault=" + fault, str(pid)],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=20)
+    out = p.stdout.decode()
+    return dict(re.findall(r"^(\w+)=(.*)$", out, re.M)), out
+
+
+def sid_pgrp_tty(pid):
+    return tuple(harness.proc_stat(pid)[2:5])
+
+
+def zombies_of(pid):
+    """Processes whose parent is pid (the dummy child must never outlive us)."""
+    kids = []
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                f = open("/proc/%s/stat" % d).read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(f[1]) == pid:
+                kids.append((int(d), f[0]))
+    return kids
+
+
+def one(driver, victim, setup, action, step):
+    w = harness.World()
+    try:
+        a, pid, holder = start_victim(w, victim, setup)
+        before = harness.snapshot(pid)
+        ids_before = sid_pgrp_tty(pid)
+        kv, out = run_driver(driver, pid, "%s:%d" % (action, step))
+        if kv.get("ok") == "1":
+            return "done", int(kv["steps"])
+        if "error" not in kv or not kv.get("message"):
+            raise Failure("step %d %s: no clear error from the engine: %r" % (step, action, out))
+        if action == "kill":
+            if kv["error"] != "TargetGone":
+                raise Failure("step %d kill: expected TargetGone, got %r" % (step, out))
+            # Its parent can reap it, and it died of our SIGKILL.
+            if setup == "leader":
+                w.wait_exit([holder], what="victim reaped by its parent")
+                if holder.exit_code() not in (-9, 137):
+                    raise Failure("step %d kill: victim ended with %r" % (step, holder.exit_code()))
+            else:
+                w.wait_until(lambda: not os.path.exists("/proc/%d" % pid),
+                             what="victim reaped by its shell")
+            left = zombies_of(pid)
+            if left:
+                raise Failure("step %d kill: children of the victim left: %r" % (step, left))
+            return "gone", None
+        if kv["error"] != "Failed":
+            raise Failure("step %d fail: expected Failed, got %r" % (step, out))
+        after = harness.snapshot(pid)
+        diffs = harness.compare_snapshots(before, after)
+        if diffs:
+            raise Failure("step %d fail: target changed: %s" % (step, "; ".join(diffs)))
+        ids_after = sid_pgrp_tty(pid)
+        if ids_after != ids_before:
+            # Only a failure after setsid() may leave it in a session of its
+            # own, and the engine must say so.
+            if "session of its own" not in kv["message"]:
+                raise Failure("step %d fail: session/group/tty changed %r -> %r silently"
+                              % (step, ids_before, ids_after))
+        if zombies_of(pid):
+            raise Failure("step %d fail: stray children %r" % (step, zombies_of(pid)))
+        # It still works on its old terminal.
+        if ids_after == ids_before:
+            m = a.mark()
+            w.send(a, "still-here-%d\n" % step)
+            w.wait_for(a, r"GOT still-here-%d" % step, since=m, what="victim still on A")
+        return "restored", kv["message"]
+    finally:
+        w.cleanup()
+
+
+def main():
+    driver, victim, setup = sys.argv[1:4]
+    failures = 0
+    total = None
+    for action in ("fail", "kill"):
+        step = 1
+        while True:
+            try:
+                outcome, info = one(driver, victim, setup, action, step)
+            except Failure as e:
+                print("FAIL: %s" % e, flush=True)
+                failures += 1
+                outcome, info = "error", None
+            if outcome == "done":
+                total = info
+                print("%s: all %d steps covered" % (action, step - 1), flush=True)
+                break
+            print("%s at step %d: %s%s" % (action, step, outcome,
+                                             (" (" + info + ")") if info and outcome == "restored"
+                                             else ""), flush=True)
+            step += 1
+            if step > 200:
+                print("FAIL: the engine never finished; fault steps do not end", flush=True)
+                failures += 1
+                break
+    if total is None or total < 5:
+        print("FAIL: implausible step count %r" % total)
+        failures += 1
+    print("PASS" if failures == 0 else "FAIL: %d problems" % failures)
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
