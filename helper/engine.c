@@ -708,8 +708,11 @@ static int build_pty(struct adoption *a) {
                                 return step_error(a, "opening the new terminal", -E2BIG);
                         if ((r = checkpoint(a)) < 0)
                                 return step_error(a, "opening the new terminal", r);
+                        /* No O_CLOEXEC: it would stick to the open file's
+                         * flags (fdinfo shows it for every fd we dup from
+                         * it); dup3 sets each fd's own close-on-exec bit. */
                         v = rcall(a, ARCH_SYS_IOCTL, (uint64_t)a->t_master, TIOCGPTPEER,
-                                  fl | O_NOCTTY | O_CLOEXEC, 0);
+                                  fl | O_NOCTTY, 0);
                         if ((r = do_step(a, "opening the new terminal", v)) < 0)
                                 return r;
                         a->t_slave[k] = v;
