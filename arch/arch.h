@@ -46,6 +46,7 @@ enum arch_sys {
         ARCH_SYS_RT_TGSIGQUEUEINFO,
         ARCH_SYS_RESTART_SYSCALL,
         ARCH_SYS_GETPID,
+        ARCH_SYS_CLOSE_RANGE,
         _ARCH_SYS_MAX,
 };
 

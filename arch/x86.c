@@ -48,6 +48,7 @@ static const long i386_syscalls[_ARCH_SYS_MAX] = {
         [ARCH_SYS_RT_TGSIGQUEUEINFO] = 335,
         [ARCH_SYS_RESTART_SYSCALL] = 0,
         [ARCH_SYS_GETPID] = 20,
+        [ARCH_SYS_CLOSE_RANGE] = 436,
 };
 
 static const unsigned char int80[] = {0xcd, 0x80};
@@ -141,6 +142,7 @@ static const long x86_64_syscalls[_ARCH_SYS_MAX] = {
         [ARCH_SYS_RT_TGSIGQUEUEINFO] = __NR_rt_tgsigqueueinfo,
         [ARCH_SYS_RESTART_SYSCALL] = __NR_restart_syscall,
         [ARCH_SYS_GETPID] = __NR_getpid,
+        [ARCH_SYS_CLOSE_RANGE] = __NR_close_range,
 };
 
 static const unsigned char syscall_insn[] = {0x0f, 0x05};

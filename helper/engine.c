@@ -24,6 +24,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <linux/kcmp.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -155,7 +157,6 @@ static int pidfd_to_pid(int pidfd, pid_t *ret) {
 enum {
         SCR_PTMX = 0,     /* "/dev/ptmx" */
         SCR_DEVTTY = 16,  /* "/dev/tty" */
-        SCR_ZERO = 32,    /* int 0 for TIOCSPTLCK */
         SCR_EVENT = 48,   /* struct epoll_event (packed or not) */
         SCR_ACT_IGN = 64, /* kernel sigaction with SIG_IGN */
         SCR_ACT_OLD = 128,
@@ -169,6 +170,7 @@ struct term_fd {
         ino_t ino;
         int slave;      /* index into slaves[] */
         long saved;     /* the target's copy of the old file, -1 if none */
+        bool saved_shared; /* `saved` belongs to an earlier fd of the same file */
         bool replaced;
 };
 
@@ -177,6 +179,53 @@ struct epoll_fix {
         struct proc_epoll_entry e;
         bool deleted, added;
 };
+
+/* While the target is frozen, we and its work thread share one CPU. Every
+ * remote syscall is four hand-offs between us; on one CPU each is a direct
+ * switch, across CPUs each is a wake-up IPI (and, in a VM, an exit from an
+ * idle vCPU), and the scheduler prefers the idle CPU for a woken tracee:
+ * measured here, about 0.9 ms against 2.0-2.4 ms frozen. Best effort: if
+ * the kernel does not let us set the target's affinity (another user's
+ * process without CAP_SYS_NICE), only we move. Both are put back before the
+ * target runs on its own again. */
+struct pinning {
+        bool ours, theirs;
+        pid_t tid;
+        cpu_set_t our_mask, their_mask;
+};
+
+static void pin_together(struct pinning *p, pid_t tid) {
+        int cpu = sched_getcpu();
+        cpu_set_t one;
+
+        memset(p, 0, sizeof(*p));
+        if (cpu < 0 || cpu >= CPU_SETSIZE)
+                return;
+        CPU_ZERO(&one);
+        CPU_SET(cpu, &one);
+        if (sched_getaffinity(0, sizeof(p->our_mask), &p->our_mask) < 0 ||
+            sched_setaffinity(0, sizeof(one), &one) < 0)
+                return;
+        p->ours = true;
+        if (sched_getaffinity(tid, sizeof(p->their_mask), &p->their_mask) == 0 &&
+            CPU_ISSET(cpu, &p->their_mask) && sched_setaffinity(tid, sizeof(one), &one) == 0) {
+                p->theirs = true;
+                p->tid = tid;
+        }
+}
+
+static void unpin_target(struct pinning *p) {
+        if (p->theirs)
+                (void)sched_setaffinity(p->tid, sizeof(p->their_mask), &p->their_mask);
+        p->theirs = false;
+}
+
+static void unpin(struct pinning *p) {
+        unpin_target(p);
+        if (p->ours)
+                (void)sched_setaffinity(0, sizeof(p->our_mask), &p->our_mask);
+        p->ours = false;
+}
 
 struct adoption {
         int pidfd;
@@ -212,6 +261,7 @@ struct adoption {
         pid_t dummy;      /* the same, ours */
         bool pgid_moved;
         bool ctty_set;
+        struct pinning pin;
         unsigned step;
 };
 
@@ -688,11 +738,15 @@ static int build_pty(struct adoption *a) {
                 return r;
         a->t_master = v;
 
+        /* Our own copy of the master: the pty is unlocked from here, which
+         * costs the target nothing. */
         if ((r = checkpoint(a)) < 0)
-                return step_error(a, "unlocking the new pty", r);
-        v = rcall(a, ARCH_SYS_IOCTL, (uint64_t)a->t_master, TIOCSPTLCK, s + SCR_ZERO, 0);
-        if ((r = do_step(a, "unlocking the new pty", v)) < 0)
-                return r;
+                return step_error(a, "taking the pty master", r);
+        a->master = (int)syscall(SYS_pidfd_getfd, a->pidfd, (int)a->t_master, 0);
+        if (a->master < 0)
+                return step_error(a, "taking the pty master", -errno);
+        if (ioctl(a->master, TIOCSPTLCK, &(int){0}) < 0)
+                return step_error(a, "unlocking the new pty", -errno);
 
         /* One slave open file per distinct set of the old fds' status
          * flags, so that e.g. an O_NONBLOCK stdin stays non-blocking. */
@@ -721,12 +775,6 @@ static int build_pty(struct adoption *a) {
                 }
                 a->term[i].slave = (int)k;
         }
-
-        if ((r = checkpoint(a)) < 0)
-                return step_error(a, "taking the pty master", r);
-        a->master = (int)syscall(SYS_pidfd_getfd, a->pidfd, (int)a->t_master, 0);
-        if (a->master < 0)
-                return step_error(a, "taking the pty master", -errno);
         return 0;
 }
 
@@ -774,6 +822,16 @@ static int move_fds(struct adoption *a) {
         int r;
 
         for (size_t i = 0; i < a->n_term; i++) {
+                /* One saved copy per open file: 0, 1 and 2 usually share
+                 * one (kcmp tells, from our side, at no cost to it). */
+                for (size_t j = 0; j < i && a->term[i].saved < 0; j++)
+                        if (syscall(SYS_kcmp, a->pid, a->pid, KCMP_FILE, a->term[j].fd,
+                                    a->term[i].fd) == 0) {
+                                a->term[i].saved = a->term[j].saved;
+                                a->term[i].saved_shared = true;
+                        }
+                if (a->term[i].saved >= 0)
+                        continue;
                 if ((r = checkpoint(a)) < 0)
                         return step_error(a, "saving its old terminal", r);
                 v = rcall(a, ARCH_SYS_FCNTL, (uint64_t)a->term[i].fd, F_DUPFD_CLOEXEC, 3, 0);
@@ -915,10 +973,10 @@ static int leave_old_tty(struct adoption *a) {
         a->noreturn = true;
         if (a->t.was_stopped)
                 a->restop = true; /* that SIGCONT ended its job-control stop */
+        /* The SIGCONT stays: adoption ends with a SIGCONT of its own, which
+         * the queued one merely stands in for (undo() removes it). */
         if (!signal_pending(a, SIGHUP) && (r = discard_signal(a, SIGHUP)) < 0)
                 return step_error(a, "restoring its SIGHUP action", r);
-        if (!signal_pending(a, SIGCONT) && (r = discard_signal(a, SIGCONT)) < 0)
-                return step_error(a, "restoring its SIGCONT action", r);
         return 0;
 }
 
@@ -975,10 +1033,42 @@ static void requeue_signals(struct adoption *a) {
 
 /* ---- undo and leave ---- */
 
-static void close_remote(struct adoption *a, long *fd) {
-        if (*fd >= 0 && !a->t.gone)
-                (void)rcall(a, ARCH_SYS_CLOSE, (uint64_t)*fd, 0, 0, 0);
-        *fd = -1;
+static int cmp_long(const void *x, const void *y) {
+        long a = *(const long *)x, b = *(const long *)y;
+        return (a > b) - (a < b);
+}
+
+/* Close every fd we created in the target: saved copies, slaves, master.
+ * They were allocated one after another, so they are usually one range
+ * and go in a single close_range(). */
+static void close_temporaries(struct adoption *a) {
+        long fds[ENGINE_MAX_FDS + MAX_SLAVES + 1];
+        size_t n = 0;
+        long v;
+
+        for (size_t i = 0; i < a->n_term; i++) {
+                if (a->term[i].saved >= 0 && !a->term[i].saved_shared)
+                        fds[n++] = a->term[i].saved;
+                a->term[i].saved = -1;
+        }
+        for (size_t i = 0; i < a->n_slaves; i++) {
+                if (a->t_slave[i] >= 0)
+                        fds[n++] = a->t_slave[i];
+                a->t_slave[i] = -1;
+        }
+        if (a->t_master >= 0)
+                fds[n++] = a->t_master;
+        a->t_master = -1;
+        if (n == 0 || a->t.gone)
+                return;
+        qsort(fds, n, sizeof(fds[0]), cmp_long);
+        if (fds[n - 1] - fds[0] + 1 == (long)n) {
+                v = rcall(a, ARCH_SYS_CLOSE_RANGE, (uint64_t)fds[0], (uint64_t)fds[n - 1], 0, 0);
+                if (!remote_failed(v) || v != -ENOSYS)
+                        return;
+        }
+        for (size_t i = 0; i < n; i++)
+                (void)rcall(a, ARCH_SYS_CLOSE, (uint64_t)fds[i], 0, 0, 0);
 }
 
 /* Reverse of everything done so far, newest first. */
@@ -993,10 +1083,13 @@ static void undo(struct adoption *a) {
                 (void)rcall(a, ARCH_SYS_IOCTL, (uint64_t)a->t_slave[0], TIOCNOTTY, 0, 0);
                 if (!signal_pending(a, SIGHUP))
                         (void)discard_signal(a, SIGHUP);
-                if (!signal_pending(a, SIGCONT))
-                        (void)discard_signal(a, SIGCONT);
                 a->ctty_set = false;
+                a->restop = a->t.was_stopped;
         }
+        /* A failed adoption sends no SIGCONT, so neither may the kernel's
+         * answer to our TIOCNOTTY reach it. */
+        if (a->noreturn && a->res->was_leader && a->ctty && !signal_pending(a, SIGCONT))
+                (void)discard_signal(a, SIGCONT);
         if (a->noreturn && a->res->was_leader && a->ctty) {
                 long fd = old_ctty_fd(a);
                 /* A session leader without a terminal may take its old one
@@ -1031,11 +1124,7 @@ static void undo(struct adoption *a) {
         }
 ours:
         drop_dummy(a);
-        for (size_t i = 0; i < a->n_term; i++)
-                close_remote(a, &a->term[i].saved);
-        for (size_t i = 0; i < a->n_slaves; i++)
-                close_remote(a, &a->t_slave[i]);
-        close_remote(a, &a->t_master);
+        close_temporaries(a);
         if (a->master >= 0) {
                 close(a->master);
                 a->master = -1;
@@ -1055,6 +1144,7 @@ static void leave(struct adoption *a) {
                 if (a->restop)
                         (void)syscall(SYS_pidfd_send_signal, a->pidfd, a->t.stop_sig, NULL, 0);
         }
+        unpin_target(&a->pin);
         tracee_release(&a->t);
         a->frozen = false;
 }
@@ -1100,6 +1190,7 @@ int engine_adopt(int pidfd, const struct engine_options *opts, struct engine_res
         r = freeze(&a);
         if (r < 0)
                 goto undo;
+        pin_together(&a.pin, tracee_work_tid(&a.t));
         fill_result(&a);
         if ((r = build_pty(&a)) < 0)
                 goto undo;
@@ -1113,11 +1204,7 @@ int engine_adopt(int pidfd, const struct engine_options *opts, struct engine_res
 
         /* Committed. The saved copies of the old terminal go now. */
         drop_dummy(&a);
-        for (size_t i = 0; i < a.n_term; i++)
-                close_remote(&a, &a.term[i].saved);
-        for (size_t i = 0; i < a.n_slaves; i++)
-                close_remote(&a, &a.t_slave[i]);
-        close_remote(&a, &a.t_master);
+        close_temporaries(&a);
         leave(&a);
         if (a.t.gone || !proc_pidfd_alive(pidfd)) {
                 close(a.master);
@@ -1141,6 +1228,7 @@ undo:
                 leave(&a);
         }
 out:
+        unpin(&a.pin);
         res->steps = a.step;
         if (a.dirfd >= 0)
                 close(a.dirfd);

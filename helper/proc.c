@@ -30,12 +30,15 @@ int proc_parse_stat(const char *text, struct proc_stat *st) {
 
         /* Fields 3..22: state ppid pgrp session tty_nr tpgid flags minflt
          * cminflt majflt cmajflt utime stime cutime cstime priority nice
-         * num_threads itrealvalue starttime */
+         * num_threads itrealvalue starttime; then 23..38 we skip, and 39 is
+         * the processor. */
+        st->processor = -1;
         n = sscanf(close + 1,
-                   " %c %d %d %d %u %d %lu %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %ld %*d %llu",
+                   " %c %d %d %d %u %d %lu %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %ld %*d %llu"
+                   " %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %d",
                    &st->state, &st->ppid, &st->pgrp, &st->session, &st->tty_nr, &st->tpgid,
-                   &st->flags, &st->num_threads, &st->starttime);
-        return n == 9 ? 0 : -EINVAL;
+                   &st->flags, &st->num_threads, &st->starttime, &st->processor);
+        return n >= 9 ? 0 : -EINVAL;
 }
 
 static int parse_ids(const char *line, unsigned out[4]) {

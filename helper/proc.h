@@ -20,6 +20,7 @@ struct proc_stat {
         unsigned long flags;
         unsigned long long starttime;
         long num_threads;
+        int processor; /* CPU it last ran on */
 };
 
 #define PROC_PF_KTHREAD 0x00200000UL

@@ -67,7 +67,7 @@ def one(driver, victim, setup, action, step):
     w = harness.World()
     try:
         a, pid, holder = start_victim(w, victim, setup)
-        before = harness.snapshot(pid)
+        before = w.settled_snapshot(pid)
         ids_before = sid_pgrp_tty(pid)
         kv, out = run_driver(driver, pid, "%s:%d" % (action, step))
         if kv.get("ok") == "1":
@@ -91,7 +91,7 @@ def one(driver, victim, setup, action, step):
             return "gone", None
         if kv["error"] != "Failed":
             raise Failure("step %d fail: expected Failed, got %r" % (step, out))
-        after = harness.snapshot(pid)
+        after = w.settled_snapshot(pid)
         diffs = harness.compare_snapshots(before, after)
         if diffs:
             raise Failure("step %d fail: target changed: %s" % (step, "; ".join(diffs)))

@@ -122,6 +122,7 @@ static const char *const arch_sys_names[_ARCH_SYS_MAX] = {
         [ARCH_SYS_RT_TGSIGQUEUEINFO] = "rt_tgsigqueueinfo",
         [ARCH_SYS_RESTART_SYSCALL] = "restart_syscall",
         [ARCH_SYS_GETPID] = "getpid",
+        [ARCH_SYS_CLOSE_RANGE] = "close_range",
 };
 
 /* Numbers read from the uapi headers by meson, in enum arch_sys order. */
