@@ -1,0 +1,908 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: MIT
+"""`reptyrctl adopt --direct` end to end, one behaviour per case.
+
+    cases.py --reptyrctl PATH --victim PATH --bits 64|32 CASE
+    cases.py --list
+
+Each case starts the victim (tests/victims/victim.c) on pty A, adopts it
+with reptyrctl running on pty C, and checks what a user and the kernel see:
+lines, ^C and resizes reach it through C, A gets nothing, the new pty is its
+controlling terminal with it in the foreground, and nothing else about it
+changed (signal state, pending signals, other fds, memory maps, code bytes).
+
+Exit status: 0 PASS, 1 FAIL, 77 SKIP (meson's convention), each with a line
+saying why.
+"""
+
+import argparse
+import os
+import re
+import signal
+import sys
+import tempfile
+import termios
+import traceback
+
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from harness import (DEFAULT_TIMEOUT, Failure, Pty, Skip, World, compare_snapshots,  # noqa: E402
+                     elf_bits, fd_table, fdinfo, proc_stat, proc_state,
+                     signal_name, snapshot, tty_nr_of)
+
+EXIT_INVALID = 64
+EXIT_NO_SUCH_PROCESS = 65
+EXIT_NOT_A_TERMINAL = 66
+EXIT_HAS_CHILDREN = 67
+EXIT_SECCOMP = 68
+EXIT_UNSUPPORTED = 69
+
+UNPRIVILEGED = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"]
+SHELL_PROMPT = "SH-PROMPT\\$ "
+SIGWINCH_BIT = 1 << (signal.SIGWINCH - 1)
+
+# What each victim mode can show (see victim.c). nanosleep answers lines only
+# between sleeps and has no SIGWINCH handler (it would cut the sleep under
+# test short); seccomp-strict may make no syscall but read/write.
+MODE_CAPS = {
+    "nanosleep": {"winch": False, "sleep": 3},
+    "seccomp-strict": {"winch": False, "status": False, "mask": False},
+    "cpu": {"state": "R"},
+}
+
+
+def caps(mode):
+    c = {"winch": True, "status": True, "mask": True, "sleep": 0, "state": "S"}
+    c.update(MODE_CAPS.get(mode, {}))
+    return c
+
+
+def line_rx(text):
+    return re.escape(text) + r"\r?\n"
+
+
+STATUS_RX = r"TTY (\S+) PGRP (-?\d+) MYPGRP (-?\d+) SID (-?\d+)\r?\n"
+
+
+class Victim:
+    def __init__(self, proc, pid, pty, mode, argv):
+        self.proc = proc
+        self.pid = pid
+        self.pty = pty
+        self.mode = mode
+        self.argv = argv
+        self.caps = caps(mode)
+        self.pre = {}
+
+    @property
+    def timeout(self):
+        # A sleeping victim answers only after its current sleep.
+        return DEFAULT_TIMEOUT + 2 * self.caps["sleep"]
+
+
+class Case:
+    def __init__(self, args, world):
+        self.args = args
+        self.w = world
+        self.reptyrctl = args.reptyrctl
+        self.victim_path = args.victim
+        self.user = None  # or "nobody"
+
+    # ---- starting things -------------------------------------------------
+
+    def unprivileged(self):
+        if os.geteuid() != 0:
+            raise Skip("needs root to switch to user nobody with setpriv")
+        self.user = "nobody"
+        self.reptyrctl, self.victim_path = self.w.private_copy(self.reptyrctl, self.victim_path)
+
+    def prefix(self):
+        return UNPRIVILEGED if self.user else []
+
+    def start_victim(self, mode, *margs, pty=None, ctty=True, name="victim", extra_fds=None):
+        pty = pty or self.w.pty("A")
+        argv = self.prefix() + [self.victim_path, mode] + [str(a) for a in margs]
+        proc = self.w.spawn_on_pty(name, argv, pty, ctty=ctty, pdeathsig=not self.user,
+                                   extra_fds=extra_fds)
+        pty.close_slave()
+        return self.wait_ready(proc, pty, mode, argv)
+
+    def wait_ready(self, proc, stream, mode, argv, since=0):
+        m = self.w.wait_for(stream, r"READY pid=(\d+)\r?\n", since=since, what="victim start",
+                            watch=[proc] if proc else ())
+        pid = int(m.group(1))
+        if proc is not None and pid != proc.pid:
+            raise Failure("victim pid %d is not the started process %d" % (pid, proc.pid))
+        if proc is None:
+            self.w.forget_pid_later(pid)
+        want = self.args.bits
+        got = elf_bits("/proc/%d/exe" % pid)
+        if want and got != want:
+            raise Failure("victim %d is a %s-bit program, expected %s-bit" % (pid, got, want))
+        self.w.log("victim %s (%s-bit) ready: pid %d on %s" % (mode, got, pid, stream.name))
+        return Victim(proc, pid, stream, mode, argv)
+
+    def start_shell(self, pty):
+        env = dict(os.environ, PS1=SHELL_PROMPT.replace("\\", ""), HISTFILE="/dev/null",
+                   TERM="dumb", PROMPT_COMMAND="")
+        argv = self.prefix() + ["bash", "--norc", "--noprofile", "-i"]
+        shell = self.w.spawn_on_pty("bash on " + pty.name, argv, pty, ctty=True, env=env)
+        pty.close_slave()
+        self.w.wait_for(pty, SHELL_PROMPT, what="shell prompt", watch=[shell])
+        return shell
+
+    def start_reptyrctl(self, target, pty, extra=(), name="reptyrctl"):
+        argv = self.prefix() + [self.reptyrctl, "adopt", "--direct"] + list(extra) + [str(target)]
+        proc = self.w.spawn_on_pty(name, argv, pty, ctty=True, pdeathsig=not self.user)
+        pty.close_slave()
+        self.w.log("started %s" % " ".join(argv))
+        return proc
+
+    # ---- looking at the victim ---------------------------------------------
+
+    def ask(self, v, stream, question, rx, what, watch=()):
+        mark = stream.mark()
+        self.w.send(stream, question + "\n")
+        return self.w.wait_for(stream, rx, since=mark, timeout=v.timeout, what=what, watch=watch)
+
+    def settled_snapshot(self, v, state=None):
+        """Snapshot once the victim is back in its steady state (after an
+        answer it needs a moment to return into the blocking call)."""
+        return self.w.settled_snapshot(v.pid, state or v.caps["state"])
+
+    def pre_adoption(self, v, tty, state=None, foreground=True):
+        """Record what adoption must preserve, asking the victim on its
+        current terminal."""
+        if v.caps["status"]:
+            m = self.ask(v, v.pty, "status?", STATUS_RX, "status before adoption")
+            v.pre["status"] = m.groups()
+            if m.group(1) != tty:
+                raise Failure("before adoption the victim reads %s, expected %s"
+                              % (m.group(1), tty))
+            if foreground and m.group(2) != m.group(3):
+                raise Failure("before adoption the victim is not in A's foreground: %s"
+                              % m.group(0).strip())
+        if v.caps["mask"]:
+            v.pre["mask"] = self.ask(v, v.pty, "mask?", r"MASK (\w+)\r?\n", "mask before").group(1)
+        v.pre["snap"] = self.settled_snapshot(v, state)
+        return v.pre["snap"]
+
+    def wait_adopted(self, v, old_tty, client_pty, client):
+        """Adopted = the victim's fd 0 is another terminal, its controlling
+        tty changed, and reptyrctl put its own terminal into raw mode (typed
+        input before that could be flushed)."""
+        def adopted():
+            if not client.alive():
+                raise Failure("reptyrctl exited with %s before adoption finished; its output: %r"
+                              % (signal_name(client.exit_code()), client_pty.tail()))
+            try:
+                link = os.readlink("/proc/%d/fd/0" % v.pid)
+            except FileNotFoundError:
+                raise Failure("victim %d is gone (exit %s); its terminal said %r"
+                              % (v.pid, v.proc and signal_name(v.proc.exit_code()),
+                                 v.pty.tail()))
+            if link == old_tty or not link.startswith("/dev/pts/"):
+                return None
+            if int(proc_stat(v.pid)[4]) == 0:
+                return None
+            if client_pty.termios()[3] & termios.ICANON:
+                return None
+            return link
+
+        new_tty = self.w.wait_until(adopted, what="adoption of %d" % v.pid,
+                                    detail=lambda: "fd 0 -> %s, reptyrctl says %r" % (
+                                        os.readlink("/proc/%d/fd/0" % v.pid), client_pty.tail()))
+        self.w.log("adopted: fd 0 is now %s" % new_tty)
+        return new_tty
+
+    def check_no_restart_errno(self, *streams):
+        for s in streams:
+            if "ERRNO512" in s.text() or "NANOSLEEP errno" in s.text():
+                raise Failure("a kernel-internal restart code reached the victim: %r"
+                              % [line for line in s.text().splitlines() if "ERRNO" in line])
+
+    def check_on_new_terminal(self, v, A, C, client, new_tty, a_mark, a_quiet=True):
+        """Everything a user relies on after adoption."""
+        w, watch, t = self.w, [client], v.timeout
+
+        mark = C.mark()
+        w.send(C, "hello-from-C\n")
+        w.wait_for(C, line_rx("GOT hello-from-C"), since=mark, timeout=t,
+                   what="a line typed on the new terminal", watch=watch)
+
+        # The old terminal is disconnected: a line typed there is not read
+        # (checked after a round trip on C), and the victim writes nothing to A.
+        if a_quiet:
+            A.set_echo(False)
+            w.send(A, ": from-A\n")
+        mark = C.mark()
+        w.send(C, "marker\n")
+        w.wait_for(C, line_rx("GOT marker"), since=mark, timeout=t, what="round trip", watch=watch)
+        if "from-A" in C.text():
+            raise Failure("a line typed on the old terminal reached the victim: %r" % C.tail())
+        w.pump(0)
+        leaked = A.text(a_mark)
+        if a_quiet and leaked:
+            raise Failure("the old terminal got output after adoption: %r" % leaked)
+        if "GOT" in leaked or "WINCH" in leaked:
+            raise Failure("the victim still writes to the old terminal: %r" % leaked)
+
+        mark = C.mark()
+        w.send(C, b"\x03")
+        w.wait_for(C, r"INT\r?\n", since=mark, timeout=t, what="^C typed on the new terminal",
+                   watch=watch)
+
+        if v.caps["winch"]:
+            mark = C.mark()
+            C.set_winsize(40, 100)
+            w.wait_for(C, r"WINCH 40 100\r?\n", since=mark, timeout=t,
+                       what="resize of reptyrctl's terminal", watch=watch)
+
+        if v.caps["status"]:
+            m = self.ask(v, C, "status?", STATUS_RX, "status after adoption", watch)
+            tty, pgrp, mypgrp, sid = m.group(1), int(m.group(2)), int(m.group(3)), int(m.group(4))
+            if tty != new_tty or tty == A.path:
+                raise Failure("after adoption ttyname(0) is %s, expected the new %s (old %s)"
+                              % (tty, new_tty, A.path))
+            if pgrp != mypgrp:
+                raise Failure("victim is not in the foreground of %s: tcgetpgrp %d, getpgrp %d"
+                              % (tty, pgrp, mypgrp))
+            if sid != v.pid:
+                raise Failure("victim %d is not the leader of its session (sid %d)"
+                              % (v.pid, sid))
+        if v.caps["mask"]:
+            m = self.ask(v, C, "mask?", r"MASK (\w+)\r?\n", "mask after", watch)
+            if m.group(1) != v.pre["mask"]:
+                raise Failure("signal mask outside the blocking call changed: %s -> %s"
+                              % (v.pre["mask"], m.group(1)))
+
+        st = proc_stat(v.pid)
+        want = tty_nr_of(os.stat(new_tty).st_rdev)
+        if int(st[4]) != want:
+            raise Failure("/proc/%d/stat tty_nr is %s, expected %d (%s)"
+                          % (v.pid, st[4], want, new_tty))
+        if int(st[5]) != int(st[2]):
+            raise Failure("the new terminal's foreground group %s is not the victim's group %s"
+                          % (st[5], st[2]))
+        self.check_no_restart_errno(A, C)
+
+    def check_unchanged(self, v, before, old_tty=None, new_tty=None, what="adoption", may_queue=0,
+                        moved=None):
+        """may_queue: signals (a mask) that may have become pending, e.g.
+        the SIGWINCH that tells a stopped program to redraw once continued."""
+        last = []
+
+        def same():
+            after = snapshot(v.pid)
+            if may_queue:
+                for k in ("ShdPnd",):
+                    b, a = int(before["process"][k], 16), int(after["process"][k], 16)
+                    if a & ~b & ~may_queue == 0:
+                        after["process"][k] = before["process"][k]
+            last[:] = compare_snapshots(before, after, old_tty, new_tty, moved)
+            return not last
+
+        self.w.wait_until(same, timeout=5, what="victim state unchanged by %s" % what,
+                          detail=lambda: "; ".join(last))
+
+    def finish_quit(self, v, C, client, expect=0, shell_parent=False):
+        """Make the victim exit by typing "quit"; reptyrctl must exit with the
+        victim's status once its last words are shown."""
+        mark = C.mark()
+        self.w.send(C, "quit\n")
+        self.w.wait_for(C, r"BYE \d+\r?\n", since=mark, timeout=v.timeout,
+                        what="victim's last output relayed before reptyrctl exits",
+                        watch=[client])
+        procs = [client] + ([v.proc] if v.proc else [])
+        self.w.wait_exit(procs, what="victim and reptyrctl exit")
+        if client.exit_code() != expect:
+            raise Failure("reptyrctl exited with %s, expected the victim's status %s; output %r"
+                          % (signal_name(client.exit_code()), expect, C.tail(mark)))
+
+    def check_untouched(self, v, before, client, C, expect_code, what, rx=None):
+        """A refused adoption: the right exit code, a message, and the victim
+        exactly as before, still reading its own terminal."""
+        self.w.wait_exit([client], what="reptyrctl refusing")
+        self.w.pump(0.05)
+        msg = C.text()
+        if client.exit_code() != expect_code:
+            raise Failure("reptyrctl exited with %s, expected %d (%s); output %r"
+                          % (signal_name(client.exit_code()), expect_code, what, msg))
+        if not msg.strip():
+            raise Failure("reptyrctl refused (%s) without a message" % what)
+        if rx and not re.search(rx, msg):
+            raise Failure("reptyrctl's message does not match /%s/: %r" % (rx, msg))
+        self.w.log("refused as expected: %s" % msg.strip().replace("\r\n", " | "))
+        self.check_unchanged(v, before, what="a refused adoption")
+        if isinstance(v.pty, Pty):
+            self.ask(v, v.pty, "still-here", line_rx("GOT still-here"),
+                     "victim still reads its own terminal")
+
+
+# ---- the cases ------------------------------------------------------------------
+
+CASES = {}
+
+
+def case(name, per_personality=True):
+    """per_personality: run once per victim personality (True), once (False),
+    or only where meson.build asks for it by name (None)."""
+    def register(fn):
+        CASES[name] = (fn, per_personality)
+        return fn
+    return register
+
+
+def adopt_mode(c, mode, *margs, extra_check=None, pre_check=None):
+    """The standard adoption of a victim that leads its own session on A."""
+    v = c.start_victim(mode, *margs)
+    A = v.pty
+    before = c.pre_adoption(v, A.path)
+    if pre_check:
+        pre_check(c, v, before)
+    a_mark = A.mark()
+    C = c.w.pty("C", rows=30, cols=90)
+    client = c.start_reptyrctl(v.pid, C)
+    new_tty = c.wait_adopted(v, A.path, C, client)
+    if extra_check:
+        extra_check(c, v, C, client, new_tty)
+    c.check_on_new_terminal(v, A, C, client, new_tty, a_mark)
+    c.check_unchanged(v, before, A.path, new_tty)
+    c.finish_quit(v, C, client)
+    return v
+
+
+for _mode in ("read", "poll", "cpu", "threads"):
+    case(_mode)(lambda c, _m=_mode: adopt_mode(c, _m))
+
+
+@case("nanosleep")
+def _nanosleep(c):
+    def slept(c, v, C, client, new_tty):
+        # The sleep in progress during adoption must go on (restarted with
+        # the remaining time) and end on the new terminal, never cut short.
+        m = c.w.wait_for(C, r"SLEPT (\d+) ms", timeout=v.timeout, what="the interrupted sleep",
+                         watch=[client])
+        if int(m.group(1)) < 1000 * v.caps["sleep"] - 5:
+            raise Failure("nanosleep(%ds) returned after %s ms: not restarted correctly"
+                          % (v.caps["sleep"], m.group(1)))
+    adopt_mode(c, "nanosleep", caps("nanosleep")["sleep"], extra_check=slept)
+
+
+@case("ppoll")
+def _ppoll(c):
+    def inside_ppoll(c, v, before):
+        blk = int(before["tasks"][v.pid]["SigBlk"], 16)
+        if not blk & (1 << (signal.SIGUSR2 - 1)):
+            raise Failure("snapshot not taken inside ppoll (SigBlk %x lacks SIGUSR2)" % blk)
+    adopt_mode(c, "ppoll", pre_check=inside_ppoll)
+
+
+@case("epoll")
+def _epoll(c):
+    def registration(c, v, C, client, new_tty):
+        epfd = [fd for fd, (link, _) in fd_table(v.pid).items() if "eventpoll" in link]
+        if not epfd:
+            raise Failure("victim has no epoll fd any more")
+        info = fdinfo(v.pid, epfd[0])
+        if not re.search(r"tfd:\s+0 events:\s*\w+ data:\s*1234567890\b", info):
+            raise Failure("epoll registration of fd 0 lost or changed after adoption: %r" % info)
+        mark = C.mark()
+        c.w.send(C, "via-epoll\n")
+        c.w.wait_for(C, r"EPOLL data=0x1234567890 .*\r?\nGOT via-epoll", since=mark,
+                     what="epoll wakes up with the same data", watch=[client])
+    adopt_mode(c, "epoll", extra_check=registration)
+
+
+@case("pending")
+def _pending(c):
+    def has_pending(c, v, before):
+        pnd = int(before["tasks"][v.pid]["SigPnd"], 16)
+        shd = int(before["process"]["ShdPnd"], 16)
+        if not (pnd & (1 << (signal.SIGUSR1 - 1)) and shd & (1 << (signal.SIGUSR2 - 1))):
+            raise Failure("victim setup: SIGUSR1/SIGUSR2 not pending (SigPnd %x ShdPnd %x)"
+                          % (pnd, shd))
+    adopt_mode(c, "pending", pre_check=has_pending)
+
+
+@case("sighup-ignore")
+def _sighup_ignore(c):
+    adopt_mode(c, "sighup-ignore")
+
+
+@case("sighup-handle")
+def _sighup_handle(c):
+    def no_hup(c, v, C, client, new_tty):
+        # A SIGHUP caught during adoption is reported before the next line.
+        c.ask(v, C, "after-adoption", line_rx("GOT after-adoption"), "round trip", [client])
+        for s in (v.pty, C):
+            if "HUP" in s.text():
+                raise Failure("the victim's SIGHUP handler ran during adoption (%s): %r"
+                              % (s.name, s.tail()))
+    adopt_mode(c, "sighup-handle", extra_check=no_hup)
+
+
+@case("session-leader")
+def _session_leader(c):
+    def leads_session(c, v, before):
+        if int(proc_stat(v.pid)[3]) != v.pid:
+            raise Failure("setup: victim %d does not lead its session" % v.pid)
+    adopt_mode(c, "read", pre_check=leads_session)
+
+
+@case("seccomp-strict")
+def _seccomp_strict(c):
+    if os.geteuid() != 0:
+        raise Skip("suspending seccomp needs CAP_SYS_ADMIN (run as root)")
+    adopt_mode(c, "seccomp-strict")
+
+
+@case("seccomp-filter")
+def _seccomp_filter(c):
+    if os.geteuid() != 0:
+        raise Skip("suspending seccomp needs CAP_SYS_ADMIN (run as root)")
+
+    def still_filtered(c, v, C, client, new_tty):
+        c.ask(v, C, "mknod?", r"MKNOD errno=1\r?\n", "the seccomp filter still in force",
+              [client])
+    adopt_mode(c, "seccomp-filter", extra_check=still_filtered)
+
+
+def refused_unprivileged(c, mode):
+    c.unprivileged()
+    v = c.start_victim(mode)
+    before = c.pre_adoption(v, v.pty.path)
+    C = c.w.pty("C")
+    client = c.start_reptyrctl(v.pid, C)
+    c.check_untouched(v, before, client, C, EXIT_SECCOMP, "Seccomp")
+    c.w.send(v.pty, "quit\n")
+    c.w.wait_exit([v.proc])
+
+
+@case("seccomp-strict-unprivileged")
+def _seccomp_strict_unpriv(c):
+    refused_unprivileged(c, "seccomp-strict")
+
+
+@case("seccomp-filter-unprivileged")
+def _seccomp_filter_unpriv(c):
+    refused_unprivileged(c, "seccomp-filter")
+
+
+@case("unprivileged-read")
+def _unprivileged_read(c):
+    c.unprivileged()
+    adopt_mode(c, "read")
+
+
+@case("stopped-sigstop")
+def _stopped_sigstop(c):
+    v = c.start_victim("read")
+    A = v.pty
+    running = c.pre_adoption(v, A.path)
+    os.kill(v.pid, signal.SIGSTOP)
+    stopped = c.settled_snapshot(v, "T")
+    a_mark = A.mark()
+    C = c.w.pty("C", rows=30, cols=90)
+    client = c.start_reptyrctl(v.pid, C)
+    new_tty = c.wait_adopted(v, A.path, C, client)
+    # Stopped before, stopped after: the user's SIGSTOP is not undone.
+    c.check_unchanged(v, stopped, A.path, new_tty, what="adopting a stopped process",
+                      may_queue=SIGWINCH_BIT)
+    os.kill(v.pid, signal.SIGCONT)
+    c.check_on_new_terminal(v, A, C, client, new_tty, a_mark)
+    c.check_unchanged(v, running, A.path, new_tty)
+    c.finish_quit(v, C, client)
+
+
+def victim_in_shell(c, A, mode="read"):
+    """Run the victim as a foreground job of an interactive bash on A."""
+    shell = c.start_shell(A)
+    mark = A.mark()
+    argv = [c.victim_path, mode]
+    c.w.send(A, " ".join(argv) + "\n")
+    v = c.wait_ready(None, A, mode, argv, since=mark)
+    v.shell = shell
+    return v
+
+
+@case("stopped-sigtstp")
+def _stopped_sigtstp(c):
+    # A shell job, so that its process group is not orphaned (the kernel
+    # discards SIGTSTP for orphaned groups) and ^Z really stops it.
+    A = c.w.pty("A")
+    v = victim_in_shell(c, A)
+    running = c.pre_adoption(v, A.path)
+    mark = A.mark()
+    c.w.send(A, b"\x1a")
+    c.w.wait_for(A, r"Stopped", since=mark, what="bash reporting the ^Z'd job")
+    stopped = c.settled_snapshot(v, "T")
+    a_mark = A.mark()
+    C = c.w.pty("C", rows=30, cols=90)
+    client = c.start_reptyrctl(v.pid, C)
+    new_tty = c.wait_adopted(v, A.path, C, client)
+    # The session/ppid bookkeeping changes with setsid(); the rest must not.
+    c.check_unchanged(v, stopped, A.path, new_tty, what="adopting a stopped job",
+                      may_queue=SIGWINCH_BIT)
+    os.kill(v.pid, signal.SIGCONT)
+    c.check_on_new_terminal(v, A, C, client, new_tty, a_mark, a_quiet=False)
+    c.check_unchanged(v, running, A.path, new_tty)
+    c.finish_quit(v, C, client)
+    check_shell_alive(c, v.shell, A)
+
+
+def check_shell_alive(c, shell, A):
+    if not shell.alive() or proc_state(shell.pid) in (None, "Z"):
+        raise Failure("bash on the old terminal died (exit %s)" % signal_name(shell.exit_code()))
+    mark = A.mark()
+    A.set_echo(True)
+    c.w.send(A, "echo alive$((40+2))\n")
+    c.w.wait_for(A, r"alive42", since=mark, what="bash on the old terminal still works",
+                 watch=[shell])
+
+
+@case("shell-job")
+def _shell_job(c):
+    A = c.w.pty("A")
+    v = victim_in_shell(c, A)
+    st = proc_stat(v.pid)
+    if int(st[3]) == v.pid or int(st[2]) != v.pid:
+        raise Failure("setup: victim should lead its group but not its session: %s" % st[:6])
+    before = c.pre_adoption(v, A.path)
+    a_mark = A.mark()
+    C = c.w.pty("C", rows=30, cols=90)
+    client = c.start_reptyrctl(v.pid, C)
+    new_tty = c.wait_adopted(v, A.path, C, client)
+    c.check_on_new_terminal(v, A, C, client, new_tty, a_mark)
+    c.check_unchanged(v, before, A.path, new_tty)
+    if not v.shell.alive():
+        raise Failure("bash on the old terminal died during adoption")
+    c.finish_quit(v, C, client)
+    check_shell_alive(c, v.shell, A)
+
+
+@case("children")
+def _children(c):
+    A = c.w.pty("A")
+    v = c.start_victim("children", pty=A)
+    child = int(re.search(r"CHILD pid=(\d+)", A.text()).group(1))
+    c.w.forget_pid_later(child)
+    before = c.pre_adoption(v, A.path)
+    child_before = snapshot(child)
+    C = c.w.pty("C")
+    client = c.start_reptyrctl(v.pid, C)
+    c.check_untouched(v, before, client, C, EXIT_HAS_CHILDREN, "HasChildren",
+                      rx=r"(?s)(\b%d\b.*--session|--session.*\b%d\b)" % (child, child))
+    diffs = compare_snapshots(child_before, snapshot(child))
+    if diffs:
+        raise Failure("the victim's child changed: %s" % "; ".join(diffs))
+
+
+def other_fds(c, pty=None):
+    """Fds besides 0-2 for the victim: another on its terminal (40), and
+    two that are not terminals and must never be replaced (41 /dev/null, 42
+    a regular file: with no controlling tty, tty_nr 0 matched the st_rdev
+    of regular files in the classic tool)."""
+    null = os.open(os.devnull, os.O_RDWR)
+    fd, path = tempfile.mkstemp(prefix="reptyr-it-file-")
+    os.unlink(path)
+    fds = {41: null, 42: fd}
+    if pty is not None:
+        fds[40] = pty.slave
+    return fds
+
+
+@case("extra-tty-fd")
+def _extra_tty_fd(c):
+    """--fds=terminal (the default) moves every fd on the terminal."""
+    A = c.w.pty("A")
+    v = c.start_victim("read", pty=A, extra_fds=other_fds(c, A))
+    before = c.pre_adoption(v, A.path)
+    a_mark = A.mark()
+    C = c.w.pty("C", rows=30, cols=90)
+    client = c.start_reptyrctl(v.pid, C)
+    new_tty = c.wait_adopted(v, A.path, C, client)
+    c.check_on_new_terminal(v, A, C, client, new_tty, a_mark)
+    c.check_unchanged(v, before, A.path, new_tty, moved={0, 1, 2, 40})
+    c.finish_quit(v, C, client)
+
+
+@case("fds-stdio")
+def _fds_stdio(c):
+    """--fds=stdio moves 0, 1 and 2 only."""
+    A = c.w.pty("A")
+    v = c.start_victim("read", pty=A, extra_fds=other_fds(c, A))
+    before = c.pre_adoption(v, A.path)
+    a_mark = A.mark()
+    C = c.w.pty("C", rows=30, cols=90)
+    client = c.start_reptyrctl(v.pid, C, extra=["--fds=stdio"])
+    new_tty = c.wait_adopted(v, A.path, C, client)
+    c.check_on_new_terminal(v, A, C, client, new_tty, a_mark)
+    c.check_unchanged(v, before, A.path, new_tty, moved={0, 1, 2})
+    c.finish_quit(v, C, client)
+
+
+@case("stdio-no-ctty")
+def _stdio_no_ctty(c):
+    A = c.w.pty("A")
+    v = c.start_victim("read", pty=A, ctty=False, extra_fds=other_fds(c))
+    if int(proc_stat(v.pid)[4]) != 0:
+        raise Failure("setup: victim has a controlling tty")
+    before = c.pre_adoption(v, A.path, foreground=False)
+    a_mark = A.mark()
+    C = c.w.pty("C", rows=30, cols=90)
+    client = c.start_reptyrctl(v.pid, C)
+    new_tty = c.wait_adopted(v, A.path, C, client)
+    c.check_on_new_terminal(v, A, C, client, new_tty, a_mark)
+    c.check_unchanged(v, before, A.path, new_tty)
+    c.finish_quit(v, C, client)
+
+
+@case("no-tty")
+def _no_tty(c):
+    out, out_w = c.w.pipe_reader("victim stdout pipe")
+    in_r, in_w = os.pipe()
+    argv = [c.victim_path, "read"]
+    with open(os.devnull, "w") as devnull:
+        proc = c.w.spawn("victim", argv, in_r, out_w, devnull, session=True,
+                         extra_fds=other_fds(c))
+    os.close(in_r)
+    os.close(out_w)
+    v = c.wait_ready(proc, out, "read", argv)
+    before = c.settled_snapshot(v)
+    C = c.w.pty("C")
+    client = c.start_reptyrctl(v.pid, C)
+    c.check_untouched(v, before, client, C, EXIT_NOT_A_TERMINAL, "NotATerminal")
+    mark = out.mark()
+    os.write(in_w, b"ping\n")
+    c.w.wait_for(out, line_rx("GOT ping"), since=mark, what="victim still reads its pipe")
+    os.close(in_w)
+    c.w.wait_exit([proc])
+
+
+@case("wider-personality", per_personality=None)
+def _wider_personality(c):
+    """A 32-bit reptyrctl and a 64-bit target (registered only for that
+    pair): the kernel shows a 32-bit tracer no 64-bit registers, so adopting
+    must either work completely or be refused cleanly with Unsupported."""
+    v = c.start_victim("read")
+    A = v.pty
+    before = c.pre_adoption(v, A.path)
+    a_mark = A.mark()
+    C = c.w.pty("C", rows=30, cols=90)
+    client = c.start_reptyrctl(v.pid, C)
+
+    def decided():
+        if not client.alive():
+            return "exited"
+        link = os.readlink("/proc/%d/fd/0" % v.pid)
+        return "adopted" if link != A.path else None
+
+    if c.w.wait_until(decided, what="adoption or refusal") == "exited":
+        c.check_untouched(v, before, client, C, EXIT_UNSUPPORTED, "Unsupported")
+        return
+    new_tty = c.wait_adopted(v, A.path, C, client)
+    c.check_on_new_terminal(v, A, C, client, new_tty, a_mark)
+    c.check_unchanged(v, before, A.path, new_tty)
+    c.finish_quit(v, C, client)
+
+
+@case("invalid-pid", per_personality=False)
+def _invalid_pid(c):
+    bad = ["abc", "-5", "0", "99999999999", "12x", "", "+5", " 7", "0x10"]
+    failures = []
+    for arg in bad:
+        C = c.w.pty("C(%r)" % arg)
+        client = c.start_reptyrctl(arg, C, name="reptyrctl %r" % arg)
+        c.w.wait_exit([client], what="reptyrctl rejecting %r" % arg)
+        c.w.pump(0.02)
+        if client.exit_code() != EXIT_INVALID:
+            failures.append("%r -> exit %s (%r)" % (arg, signal_name(client.exit_code()),
+                                                    C.text().strip()))
+        elif not C.text().strip():
+            failures.append("%r -> exit 64 without a message" % arg)
+    if failures:
+        raise Failure("invalid pids not rejected with 64: " + "; ".join(failures))
+
+
+@case("no-such-process", per_personality=False)
+def _no_such_process(c):
+    import subprocess
+    p = subprocess.Popen(["true"])
+    p.wait()
+    pid = p.pid
+    if os.path.exists("/proc/%d" % pid):
+        raise Skip("pid %d was reused at once; cannot find a free pid" % pid)
+    C = c.w.pty("C")
+    client = c.start_reptyrctl(pid, C)
+    c.w.wait_exit([client])
+    c.w.pump(0.02)
+    if client.exit_code() != EXIT_NO_SUCH_PROCESS:
+        raise Failure("reptyrctl adopt --direct %d (no such process) exited %s, expected 65: %r"
+                      % (pid, signal_name(client.exit_code()), C.text()))
+    if str(pid) not in C.text():
+        raise Failure("the NoSuchProcess message does not name pid %d: %r" % (pid, C.text()))
+
+
+@case("dry-run")
+def _dry_run(c):
+    v = c.start_victim("read")
+    before = c.pre_adoption(v, v.pty.path)
+    C = c.w.pty("C")
+    client = c.start_reptyrctl(v.pid, C, extra=["--dry-run"])
+    c.check_untouched(v, before, client, C, 0, "dry run")
+
+
+def termios_after(c, how):
+    v = c.start_victim("read")
+    A = v.pty
+    c.pre_adoption(v, A.path)
+    C = c.w.pty("C", rows=30, cols=90)
+    # Something other than the defaults, so a restore to "sane" is caught.
+    attrs = C.termios()
+    attrs[6][termios.VKILL] = b"\x18"
+    attrs[0] |= termios.IXANY
+    termios.tcsetattr(C.fd, termios.TCSANOW, attrs)
+    before = C.termios()
+    client = c.start_reptyrctl(v.pid, C)
+    c.wait_adopted(v, A.path, C, client)
+    mark = C.mark()
+    c.w.send(C, "hello\n")
+    c.w.wait_for(C, line_rx("GOT hello"), since=mark, what="relay works", watch=[client])
+    if how == "exit":
+        c.finish_quit(v, C, client)
+    else:
+        sig = {"sigterm": signal.SIGTERM, "sighup": signal.SIGHUP}[how]
+        os.kill(client.pid, sig)
+        c.w.wait_exit([client], what="reptyrctl exit on %s" % sig.name)
+        if client.exit_code() != 128 + sig:
+            raise Failure("reptyrctl exited %s on %s, expected to die of the signal (%d)"
+                          % (signal_name(client.exit_code()), sig.name, 128 + sig))
+    after = C.termios()
+    if after != before:
+        names = ["iflag", "oflag", "cflag", "lflag", "ispeed", "ospeed", "cc"]
+        diff = ["%s %r -> %r" % (n, b, a) for n, b, a in zip(names, before, after) if a != b]
+        raise Failure("terminal modes not restored after reptyrctl exit (%s): %s"
+                      % (how, "; ".join(diff)))
+
+
+for _how in ("exit", "sigterm", "sighup"):
+    case("relay-restores-termios-" + _how)(lambda c, _h=_how: termios_after(c, _h))
+
+
+@case("exit-status-code")
+def _exit_status_code(c):
+    v = c.start_victim("exit-code", 7)
+    c.pre_adoption(v, v.pty.path)
+    C = c.w.pty("C")
+    client = c.start_reptyrctl(v.pid, C)
+    c.wait_adopted(v, v.pty.path, C, client)
+    c.finish_quit(v, C, client, expect=7)
+
+
+@case("exit-status-killed")
+def _exit_status_killed(c):
+    v = c.start_victim("read")
+    c.pre_adoption(v, v.pty.path)
+    C = c.w.pty("C")
+    client = c.start_reptyrctl(v.pid, C)
+    c.wait_adopted(v, v.pty.path, C, client)
+    os.kill(v.pid, signal.SIGKILL)
+    c.w.wait_exit([client, v.proc], what="reptyrctl exit after the victim was killed")
+    if client.exit_code() != 128 + signal.SIGKILL:
+        raise Failure("reptyrctl exited %s after SIGKILL of the victim, expected 137; %r"
+                      % (signal_name(client.exit_code()), C.tail()))
+
+
+@case("job-control")
+def _job_control(c):
+    v = c.start_victim("read")
+    A = v.pty
+    c.pre_adoption(v, A.path)
+    a_mark = A.mark()
+    C = c.w.pty("C", rows=30, cols=90)
+    shell = c.start_shell(C)
+    c.w.send(C, "%s adopt --direct %d\n" % (c.reptyrctl, v.pid))
+    client = shell  # reptyrctl is bash's job: watch the shell
+    c.wait_adopted(v, A.path, C, client)
+    mark = C.mark()
+    c.w.send(C, "hello\n")
+    c.w.wait_for(C, line_rx("GOT hello"), since=mark, what="relay under bash", watch=[shell])
+
+    mark = C.mark()
+    c.w.send(C, b"\x1a")
+    c.w.wait_for(C, r"(?s)Stopped.*reptyrctl.*" + SHELL_PROMPT, since=mark,
+                 what="^Z stops reptyrctl and bash reports the job", watch=[shell])
+    c.w.log("after ^Z the victim's state is %s" % proc_state(v.pid))
+
+    mark = C.mark()
+    c.w.send(C, "fg\n")
+    c.w.wait_for(C, r"adopt --direct %d\r?\n" % v.pid, since=mark, what="fg", watch=[shell])
+    c.w.wait_until(lambda: not C.termios()[3] & termios.ICANON, what="reptyrctl raw again")
+    # Resumed: lines reach the victim again. A line typed while reptyrctl
+    # re-enters raw mode may be flushed by it, so retry a few times.
+    for attempt in range(3):
+        mark = C.mark()
+        c.w.send(C, "again%d\n" % attempt)
+        try:
+            c.w.wait_for(C, line_rx("GOT again%d" % attempt), since=mark, timeout=3,
+                         what="victim echoes after fg", watch=[shell])
+            break
+        except Failure:
+            if attempt == 2:
+                raise
+            c.w.log("line %d lost after fg; retrying" % attempt)
+    mark = C.mark()
+    c.w.send(C, "quit\n")
+    c.w.wait_for(C, SHELL_PROMPT, since=mark, what="bash prompt after the victim quit",
+                 watch=[shell])
+    c.w.wait_exit([v.proc])
+    mark = C.mark()
+    c.w.send(C, "echo rc=$?\n")
+    m = c.w.wait_for(C, r"rc=(\d+)", since=mark, what="reptyrctl's exit status", watch=[shell])
+    if m.group(1) != "0":
+        raise Failure("reptyrctl under bash exited %s after the victim quit with 0" % m.group(1))
+    if A.text(a_mark):
+        raise Failure("the old terminal got output after adoption: %r" % A.text(a_mark))
+
+
+# ---- main -------------------------------------------------------------------------
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--reptyrctl")
+    ap.add_argument("--victim")
+    ap.add_argument("--bits", default="")
+    ap.add_argument("--list", action="store_true", help="print the cases and exit")
+    ap.add_argument("--per-personality", action="store_true",
+                    help="with --list: only the cases run once per victim personality")
+    ap.add_argument("case", nargs="?")
+    args = ap.parse_args()
+
+    if args.list:
+        for name, (_, per) in CASES.items():
+            if per == args.per_personality:
+                print(name)
+        return 0
+    if args.case not in CASES:
+        ap.error("unknown case %r (see --list)" % args.case)
+
+    title = "%s%s" % (args.case, " (%s-bit victim)" % args.bits if args.bits else "")
+    for what, path in (("reptyrctl", args.reptyrctl), ("victim", args.victim)):
+        if not path or not os.access(path, os.X_OK):
+            print("FAIL: %s: %s binary not built or not executable: %r" % (title, what, path))
+            return 1
+
+    def terminated(signum, frame):
+        # meson's timeout: still clean up (finally below) before dying.
+        raise Failure("terminated by signal %d (test timeout?)" % signum)
+    signal.signal(signal.SIGTERM, terminated)
+
+    world = World()
+    fn, _ = CASES[args.case]
+    try:
+        fn(Case(args, world))
+    except Skip as e:
+        print("SKIP: %s: %s" % (title, e))
+        return 77
+    except Failure as e:
+        print("FAIL: %s: %s" % (title, e))
+        for s in world.streams:
+            if s.data:
+                print("  --- %s (%s) output tail:\n  %r" % (s.name, getattr(s, "path", "pipe"),
+                                                          s.tail()))
+        return 1
+    except Exception:
+        print("FAIL: %s: harness error:" % title)
+        traceback.print_exc(file=sys.stdout)
+        return 1
+    finally:
+        world.cleanup()
+    print("PASS: %s" % title)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
