@@ -1,0 +1,864 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * bench: how `reptyrctl adopt --direct` performs against the product's bars.
+ *
+ *   bench [-n RUNS] [-s FLOOD_BYTES] REPTYRCTL VICTIM
+ *
+ * Three figures, each measured RUNS times with a fresh victim and reported as
+ * min / median / max beside its limit or baseline:
+ *
+ *  (a) first echo: from fork+exec of `reptyrctl adopt --direct -q PID` (on a
+ *      fresh pty C, in its own session with C as controlling tty) to the first
+ *      echoed byte read on C's master. An "x" is typed into C right after the
+ *      spawn; it waits in C's input queue until the relay forwards it to the
+ *      new terminal, whose ECHO sends it back. The victim runs `read` on its
+ *      own pty A, in its own session.
+ *  (b) frozen: the victim runs `tick` (a loop of ~200 us sleeps that tracks its
+ *      longest gap and prints "GAP <us>" when a line is typed, then resets).
+ *      A line resets it, the victim is adopted, another line asks for the
+ *      gap. The baseline is the same victim, not adopted, over the same
+ *      duration: what the scheduler alone costs.
+ *  (c) relay throughput: the victim runs `write-flood N`; bytes per second
+ *      read on C's master through the relay, against the same victim writing
+ *      straight into a pty whose master the bench reads (the limit).
+ *
+ * Nothing here sleeps for a fixed time: every wait is a poll() against a
+ * deadline. Every child is killed and reaped before exit, also on SIGINT and
+ * SIGTERM. Exit status: 0 when every figure was measured (met or not), 1 when
+ * a measurement failed, 2 on bad usage.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+#define NSEC_PER_MSEC INT64_C(1000000)
+#define NSEC_PER_SEC INT64_C(1000000000)
+
+/* Generous deadlines: they only bound a broken run, they never pace one. */
+#define DEADLINE_READY (10 * NSEC_PER_SEC)
+#define DEADLINE_ADOPT (10 * NSEC_PER_SEC)
+#define DEADLINE_REPLY (10 * NSEC_PER_SEC)
+#define DEADLINE_FLOOD (120 * NSEC_PER_SEC)
+#define DEADLINE_EXIT (5 * NSEC_PER_SEC)
+
+/* The product's performance bars (brief: product.md, engine.md). */
+#define TARGET_ECHO_MS 20.0
+#define TARGET_FROZEN_MS 1.5
+#define TARGET_RELAY_RATIO 0.95
+
+static const char *reptyrctl_path;
+static const char *victim_path;
+
+/* ---- children: every pid we forked, so that nothing outlives us ---- */
+
+#define MAX_CHILDREN 16
+static volatile pid_t children[MAX_CHILDREN];
+
+static void child_track(pid_t pid) {
+        for (size_t i = 0; i < MAX_CHILDREN; i++)
+                if (children[i] == 0) {
+                        children[i] = pid;
+                        return;
+                }
+        /* Cannot happen with at most four children alive per run. */
+        kill(pid, SIGKILL);
+        abort();
+}
+
+static void child_untrack(pid_t pid) {
+        for (size_t i = 0; i < MAX_CHILDREN; i++)
+                if (children[i] == pid)
+                        children[i] = 0;
+}
+
+static void kill_all_children(void) {
+        for (size_t i = 0; i < MAX_CHILDREN; i++)
+                if (children[i] > 0)
+                        kill(children[i], SIGKILL);
+}
+
+static void reap_all_children(void) {
+        kill_all_children();
+        for (size_t i = 0; i < MAX_CHILDREN; i++)
+                if (children[i] > 0) {
+                        while (waitpid(children[i], NULL, 0) < 0 && errno == EINTR)
+                                ;
+                        children[i] = 0;
+                }
+}
+
+static void on_fatal_signal(int sig) {
+        kill_all_children();
+        signal(sig, SIG_DFL);
+        raise(sig);
+}
+
+/* ---- time ---- */
+
+static int64_t now_ns(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t)ts.tv_sec * NSEC_PER_SEC + ts.tv_nsec;
+}
+
+/* Milliseconds left until `deadline`, rounded up, for poll(); 0 when past. */
+static int ms_until(int64_t deadline) {
+        int64_t left = deadline - now_ns();
+
+        if (left <= 0)
+                return 0;
+        left = (left + NSEC_PER_MSEC - 1) / NSEC_PER_MSEC;
+        return left > INT_MAX ? INT_MAX : (int)left;
+}
+
+/* ---- error reporting: one line naming the run and the reason ---- */
+
+static char failure[512];
+
+__attribute__((format(printf, 1, 2))) static int fail(const char *fmt, ...) {
+        va_list ap;
+
+        va_start(ap, fmt);
+        vsnprintf(failure, sizeof(failure), fmt, ap);
+        va_end(ap);
+        return -1;
+}
+
+/* ---- ptys ---- */
+
+struct pty {
+        int master;
+        int slave; /* open until the child that uses it runs; -1 after */
+        char name[64];
+};
+
+/* A fresh pty with the kernel's default (cooked, echoing) termios. The
+ * slave is opened here and handed to the child by fork, never reopened by
+ * name: if every slave fd were closed even for a moment before the child's
+ * open, the master would report a hangup and lose what the child writes. */
+static int pty_open(struct pty *p) {
+        p->slave = -1;
+        p->master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+        if (p->master < 0)
+                return fail("posix_openpt: %s", strerror(errno));
+        if (grantpt(p->master) < 0 || unlockpt(p->master) < 0 ||
+            ptsname_r(p->master, p->name, sizeof(p->name)) != 0)
+                return fail("pty setup: %s", strerror(errno));
+        p->slave = open(p->name, O_RDWR | O_NOCTTY | O_CLOEXEC);
+        if (p->slave < 0)
+                return fail("open %s: %s", p->name, strerror(errno));
+        if (fcntl(p->master, F_SETFL, fcntl(p->master, F_GETFL) | O_NONBLOCK) < 0)
+                return fail("O_NONBLOCK on pty master: %s", strerror(errno));
+        return 0;
+}
+
+static void pty_close(struct pty *p) {
+        if (p->master >= 0)
+                close(p->master);
+        if (p->slave >= 0)
+                close(p->slave);
+        p->master = p->slave = -1;
+}
+
+/* The terminal reptyrctl runs on starts out raw, as a terminal emulator in
+ * the middle of a session would be after a full-screen program: otherwise
+ * C's own line discipline would echo the typed-ahead "x" at once, long
+ * before the relay exists. */
+static int pty_make_raw(const struct pty *p) {
+        struct termios t;
+
+        if (tcgetattr(p->slave, &t) < 0)
+                return fail("tcgetattr %s: %s", p->name, strerror(errno));
+        cfmakeraw(&t);
+        if (tcsetattr(p->slave, TCSANOW, &t) < 0)
+                return fail("tcsetattr %s: %s", p->name, strerror(errno));
+        return 0;
+}
+
+/* Fork and exec argv in its own session whose controlling terminal is the
+ * slave of `p`, with that slave as stdin, stdout and stderr. The parent's
+ * copy of the slave is closed once the child holds its own. */
+static pid_t spawn_on_pty(struct pty *p, char *const argv[]) {
+        pid_t pid = fork();
+
+        if (pid < 0)
+                return fail("fork: %s", strerror(errno));
+        if (pid == 0) {
+                if (setsid() < 0 || ioctl(p->slave, TIOCSCTTY, 0) < 0)
+                        _exit(126);
+                /* dup2 clears O_CLOEXEC on 0, 1 and 2; the original closes
+                 * at exec. */
+                if (dup2(p->slave, 0) < 0 || dup2(p->slave, 1) < 0 || dup2(p->slave, 2) < 0)
+                        _exit(126);
+                signal(SIGPIPE, SIG_DFL);
+                execv(argv[0], argv);
+                _exit(127);
+        }
+        child_track(pid);
+        close(p->slave);
+        p->slave = -1;
+        return pid;
+}
+
+static int pidfd_open_checked(pid_t pid) {
+        int fd = (int)syscall(SYS_pidfd_open, pid, 0);
+
+        if (fd < 0)
+                return fail("pidfd_open %d: %s", (int)pid, strerror(errno));
+        return fd;
+}
+
+/* Kill a child and reap it; `sig` first, SIGKILL if it is still there at the
+ * deadline. Returns its wait status, or -1. */
+static int child_stop(pid_t pid, int sig) {
+        int status = -1, pidfd;
+
+        if (pid <= 0)
+                return -1;
+        pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+        kill(pid, sig);
+        if (pidfd >= 0) {
+                struct pollfd pfd = {.fd = pidfd, .events = POLLIN};
+                int64_t deadline = now_ns() + DEADLINE_EXIT;
+                int r;
+
+                do
+                        r = poll(&pfd, 1, ms_until(deadline));
+                while (r < 0 && errno == EINTR);
+                if (r <= 0)
+                        kill(pid, SIGKILL);
+                close(pidfd);
+        } else {
+                kill(pid, SIGKILL);
+        }
+        while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+                ;
+        child_untrack(pid);
+        return status;
+}
+
+static char *describe_status(int status, char *buf, size_t len) {
+        if (WIFEXITED(status))
+                snprintf(buf, len, "exited with status %d", WEXITSTATUS(status));
+        else if (WIFSIGNALED(status))
+                snprintf(buf, len, "killed by signal %d", WTERMSIG(status));
+        else
+                snprintf(buf, len, "wait status 0x%x", (unsigned)status);
+        return buf;
+}
+
+/* ---- reading what a terminal says ---- */
+
+/* What a master has said so far (the tail of it), for matching and for error
+ * messages. */
+struct transcript {
+        char text[4096];
+        size_t len;
+        uint64_t total; /* every byte ever read */
+};
+
+static void transcript_add(struct transcript *t, const char *buf, size_t n) {
+        t->total += n;
+        if (n >= sizeof(t->text) - 1) {
+                buf += n - (sizeof(t->text) - 1);
+                n = sizeof(t->text) - 1;
+        }
+        if (t->len + n > sizeof(t->text) - 1) {
+                size_t drop = t->len + n - (sizeof(t->text) - 1);
+                memmove(t->text, t->text + drop, t->len - drop);
+                t->len -= drop;
+        }
+        memcpy(t->text + t->len, buf, n);
+        t->len += n;
+        t->text[t->len] = '\0';
+}
+
+static void transcript_reset(struct transcript *t) {
+        t->len = 0;
+        t->text[0] = '\0';
+}
+
+/* A printable, one-line version of the transcript's tail. */
+static const char *transcript_show(const struct transcript *t) {
+        static char out[256];
+        size_t start = t->len > 120 ? t->len - 120 : 0, j = 0;
+
+        for (size_t i = start; i < t->len && j + 5 < sizeof(out); i++) {
+                unsigned char c = (unsigned char)t->text[i];
+                if (c == '\n') {
+                        out[j++] = '\\';
+                        out[j++] = 'n';
+                } else if (c == '\r') {
+                        out[j++] = '\\';
+                        out[j++] = 'r';
+                } else if (c < 0x20 || c >= 0x7f) {
+                        out[j++] = '.';
+                } else {
+                        out[j++] = (char)c;
+                }
+        }
+        out[j] = '\0';
+        return j ? out : "(nothing)";
+}
+
+static int write_all(int fd, const char *s) {
+        size_t len = strlen(s);
+
+        while (len > 0) {
+                ssize_t n = write(fd, s, len);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0 && errno == EAGAIN) {
+                        struct pollfd pfd = {.fd = fd, .events = POLLOUT};
+                        poll(&pfd, 1, 1000);
+                        continue;
+                }
+                if (n < 0)
+                        return fail("write to pty master: %s", strerror(errno));
+                s += n;
+                len -= (size_t)n;
+        }
+        return 0;
+}
+
+static char big_buffer[1 << 20];
+
+/* Wait until `done(t)` holds for what `fd` said, reading everything it says
+ * in the meantime (also from the `drain` fds, whose output is discarded so
+ * that no writer ever blocks on a full terminal). Gives up at `deadline`, or
+ * when `watch` (reptyrctl's pidfd, or -1) reports it has exited. Returns 1
+ * when done, 0 at the deadline, -1 (with `failure` set) when reptyrctl
+ * exited, the terminal hung up, or on error. */
+static int wait_for(int fd, struct transcript *t, bool (*done)(const struct transcript *t),
+                    int64_t deadline, int watch, const int *drain, size_t n_drain) {
+        struct pollfd pfd[8];
+        size_t n_pfd = 0;
+        bool exited = false;
+
+        if (done(t))
+                return 1;
+        pfd[n_pfd++] = (struct pollfd){.fd = fd, .events = POLLIN};
+        for (size_t i = 0; i < n_drain && n_pfd < 7; i++)
+                pfd[n_pfd++] = (struct pollfd){.fd = drain[i], .events = POLLIN};
+        if (watch >= 0)
+                pfd[n_pfd++] = (struct pollfd){.fd = watch, .events = POLLIN};
+
+        for (;;) {
+                int r = poll(pfd, n_pfd, ms_until(deadline));
+
+                if (r < 0 && errno == EINTR)
+                        continue;
+                if (r < 0)
+                        return fail("poll: %s", strerror(errno));
+                if (r == 0)
+                        return exited ? fail("reptyrctl exited; the terminal said: %s",
+                                             transcript_show(t))
+                                      : 0;
+                for (size_t i = 0; i < n_pfd; i++) {
+                        if (!pfd[i].revents || (watch >= 0 && pfd[i].fd == watch))
+                                continue;
+                        for (;;) {
+                                ssize_t n = read(pfd[i].fd, big_buffer, sizeof(big_buffer));
+                                if (n > 0) {
+                                        if (i == 0)
+                                                transcript_add(t, big_buffer, (size_t)n);
+                                        continue;
+                                }
+                                if (n < 0 && errno == EINTR)
+                                        continue;
+                                if (n < 0 && errno != EAGAIN && i > 0)
+                                        pfd[i].fd = -1; /* a drained pty hung up */
+                                if (n < 0 && errno == EIO && i == 0) {
+                                        /* Every slave closed: nothing more will come. */
+                                        if (done(t))
+                                                return 1;
+                                        return fail("the terminal hung up (every slave closed); "
+                                                    "it said: %s",
+                                                    transcript_show(t));
+                                }
+                                break;
+                        }
+                        if (i == 0 && done(t))
+                                return 1;
+                }
+                if (watch >= 0 && pfd[n_pfd - 1].fd == watch && pfd[n_pfd - 1].revents) {
+                        /* reptyrctl is gone, but what it wrote last may still be on
+                         * its way through the pty: read on until the hangup, briefly. */
+                        int64_t drain_deadline = now_ns() + NSEC_PER_SEC;
+                        exited = true;
+                        pfd[n_pfd - 1].fd = -1;
+                        if (drain_deadline < deadline)
+                                deadline = drain_deadline;
+                }
+        }
+}
+
+static bool has_x(const struct transcript *t) { return memchr(t->text, 'x', t->len) != NULL; }
+
+/* "GAP <us>" followed by the end of its line. */
+static bool parse_gap(const struct transcript *t, double *us) {
+        const char *p = t->text, *last = NULL;
+
+        while ((p = strstr(p, "GAP ")) != NULL) {
+                last = p;
+                p += 4;
+        }
+        if (!last)
+                return false;
+        last += 4;
+        if (!strpbrk(last, "\r\n"))
+                return false;
+        if (us) {
+                char *end;
+                errno = 0;
+                *us = strtod(last, &end);
+                if (end == last || errno)
+                        return false;
+        }
+        return true;
+}
+
+static bool has_gap(const struct transcript *t) { return parse_gap(t, NULL); }
+
+/* "DONE" anywhere in what was read; the transcript keeps a tail large enough
+ * that a marker split over two reads is still found. */
+static bool has_done(const struct transcript *t) { return strstr(t->text, "DONE") != NULL; }
+
+static bool has_ready(const struct transcript *t) { return strstr(t->text, "READY") != NULL; }
+
+/* ---- one adoption ---- */
+
+struct session {
+        struct pty a;         /* the victim's terminal */
+        struct pty c;         /* the terminal reptyrctl runs on */
+        pid_t victim, client; /* 0 when not running */
+        int client_pidfd;
+        struct transcript out_a, out_c;
+};
+
+static void session_init(struct session *s) {
+        memset(s, 0, sizeof(*s));
+        s->a.master = s->a.slave = s->c.master = s->c.slave = s->client_pidfd = -1;
+}
+
+/* Start the victim on a fresh pty A and wait for its "READY pid=N". */
+static int start_victim(struct session *s, char *const argv[]) {
+        int r;
+
+        if (pty_open(&s->a) < 0)
+                return -1;
+        s->victim = spawn_on_pty(&s->a, argv);
+        if (s->victim < 0) {
+                s->victim = 0;
+                return -1;
+        }
+        r = wait_for(s->a.master, &s->out_a, has_ready, now_ns() + DEADLINE_READY, -1, NULL, 0);
+        if (r == 0)
+                return fail("victim %s did not say READY within %" PRId64 " s; it said: %s",
+                            argv[1], DEADLINE_READY / NSEC_PER_SEC, transcript_show(&s->out_a));
+        return r < 0 ? -1 : 0;
+}
+
+/* Spawn reptyrctl on a fresh raw pty C and type "x" into C at once. Returns
+ * the spawn time in *t0. */
+static int start_client(struct session *s, int64_t *t0) {
+        char pid_arg[32];
+        char *argv[] = {(char *)reptyrctl_path, "adopt", "--direct", "-q", pid_arg, NULL};
+
+        snprintf(pid_arg, sizeof(pid_arg), "%d", (int)s->victim);
+        if (pty_open(&s->c) < 0 || pty_make_raw(&s->c) < 0)
+                return -1;
+        *t0 = now_ns();
+        s->client = spawn_on_pty(&s->c, argv);
+        if (s->client < 0) {
+                s->client = 0;
+                return -1;
+        }
+        if (write_all(s->c.master, "x") < 0)
+                return -1;
+        s->client_pidfd = pidfd_open_checked(s->client);
+        return s->client_pidfd < 0 ? -1 : 0;
+}
+
+/* Wait for the echoed "x" on C. Returns 0 and *t1, or -1 with the reason. */
+static int wait_echo(struct session *s, int64_t *t1) {
+        int r = wait_for(s->c.master, &s->out_c, has_x, now_ns() + DEADLINE_ADOPT, s->client_pidfd,
+                         &s->a.master, 1);
+
+        *t1 = now_ns();
+        if (r == 1)
+                return 0;
+        if (r == 0)
+                return fail("no echo of typed-ahead \"x\" within %" PRId64
+                            " s (adoption hung, or the client discarded typeahead, e.g. "
+                            "TCSAFLUSH); reptyrctl said: %s",
+                            DEADLINE_ADOPT / NSEC_PER_SEC, transcript_show(&s->out_c));
+        /* Most likely reptyrctl gave up: give it a moment to exit, then tell
+         * how it ended and what it said. */
+        if (s->client > 0) {
+                struct pollfd pfd = {.fd = s->client_pidfd, .events = POLLIN};
+                int64_t deadline = now_ns() + DEADLINE_EXIT;
+                char how[64];
+                int status;
+
+                while (poll(&pfd, 1, ms_until(deadline)) < 0 && errno == EINTR)
+                        ;
+                if (!pfd.revents)
+                        return -1;
+                status = child_stop(s->client, SIGKILL);
+                s->client = 0;
+                return fail("reptyrctl %s before the echo; it said: %s",
+                            describe_status(status, how, sizeof(how)), transcript_show(&s->out_c));
+        }
+        return -1;
+}
+
+static void session_end(struct session *s) {
+        /* The victim first: its exit is what makes the relay end by itself. */
+        if (s->victim > 0)
+                child_stop(s->victim, SIGKILL);
+        if (s->client > 0)
+                child_stop(s->client, SIGTERM);
+        s->victim = s->client = 0;
+        if (s->client_pidfd >= 0)
+                close(s->client_pidfd);
+        s->client_pidfd = -1;
+        pty_close(&s->a);
+        pty_close(&s->c);
+}
+
+/* ---- the three figures ---- */
+
+static int run_first_echo(double *ms) {
+        char *argv[] = {(char *)victim_path, "read", NULL};
+        struct session s;
+        int64_t t0, t1;
+        int r;
+
+        session_init(&s);
+        r = start_victim(&s, argv);
+        if (r == 0)
+                r = start_client(&s, &t0);
+        if (r == 0)
+                r = wait_echo(&s, &t1);
+        if (r == 0)
+                *ms = (double)(t1 - t0) / 1e6;
+        session_end(&s);
+        return r;
+}
+
+/* Type a line into `line_fd` and wait for "GAP <us>" on `out_fd`. */
+static int ask_gap(int line_fd, int out_fd, struct transcript *t, int watch, const int *drain,
+                   size_t n_drain, double *us) {
+        int r;
+
+        transcript_reset(t);
+        if (write_all(line_fd, "\n") < 0)
+                return -1;
+        r = wait_for(out_fd, t, has_gap, now_ns() + DEADLINE_REPLY, watch, drain, n_drain);
+        if (r < 0)
+                return -1;
+        if (r == 0)
+                return fail("no \"GAP <us>\" line within %" PRId64 " s; the terminal said: %s",
+                            DEADLINE_REPLY / NSEC_PER_SEC, transcript_show(t));
+        if (!parse_gap(t, us))
+                return fail("cannot parse GAP in: %s", transcript_show(t));
+        return 0;
+}
+
+static int run_frozen(double *frozen_ms, double *baseline_ms) {
+        char *argv[] = {(char *)victim_path, "tick", NULL};
+        struct session s;
+        int64_t t0, t1, duration;
+        double us;
+        int r;
+
+        /* Adopted: reset the victim's gap, adopt, ask for the gap. */
+        session_init(&s);
+        r = start_victim(&s, argv);
+        if (r == 0)
+                r = ask_gap(s.a.master, s.a.master, &s.out_a, -1, NULL, 0, &us);
+        t0 = now_ns();
+        if (r == 0)
+                r = start_client(&s, &t1);
+        if (r == 0)
+                r = wait_echo(&s, &t1);
+        if (r == 0)
+                r = ask_gap(s.c.master, s.c.master, &s.out_c, s.client_pidfd, &s.a.master, 1, &us);
+        duration = now_ns() - t0;
+        session_end(&s);
+        if (r < 0)
+                return r;
+        *frozen_ms = us / 1e3;
+
+        /* Baseline: the same victim, left alone for the same duration. */
+        session_init(&s);
+        r = start_victim(&s, argv);
+        if (r == 0)
+                r = ask_gap(s.a.master, s.a.master, &s.out_a, -1, NULL, 0, &us);
+        if (r == 0) {
+                struct transcript sink = {.len = 0};
+                /* Waiting for output that never comes: a deadline, not a sleep
+                 * whose length was guessed. */
+                r = wait_for(s.a.master, &sink, has_done, now_ns() + duration, -1, NULL, 0) < 0 ? -1
+                                                                                                : 0;
+        }
+        if (r == 0)
+                r = ask_gap(s.a.master, s.a.master, &s.out_a, -1, NULL, 0, &us);
+        session_end(&s);
+        if (r == 0)
+                *baseline_ms = us / 1e3;
+        return r;
+}
+
+/* Trigger the flood with a line on `line_fd`, count bytes on `out_fd` until
+ * "DONE". Returns bytes per second in *rate. */
+static int measure_flood(int line_fd, int out_fd, struct transcript *t, int watch, const int *drain,
+                         size_t n_drain, double *rate) {
+        int64_t t0, t1;
+        uint64_t before;
+        int r;
+
+        transcript_reset(t);
+        before = t->total;
+        t0 = now_ns();
+        if (write_all(line_fd, "\n") < 0)
+                return -1;
+        r = wait_for(out_fd, t, has_done, t0 + DEADLINE_FLOOD, watch, drain, n_drain);
+        t1 = now_ns();
+        if (r < 0)
+                return -1;
+        if (r == 0)
+                return fail("no DONE within %" PRId64 " s after %" PRIu64
+                            " bytes; the terminal said: %s",
+                            DEADLINE_FLOOD / NSEC_PER_SEC, t->total - before, transcript_show(t));
+        *rate = (double)(t->total - before) / ((double)(t1 - t0) / 1e9);
+        return 0;
+}
+
+static int run_relay(unsigned long long flood_bytes, double *relay_rate, double *direct_rate) {
+        char size_arg[32];
+        char *argv[] = {(char *)victim_path, "write-flood", size_arg, NULL};
+        struct session s;
+        int64_t t0, t1;
+        int r;
+
+        snprintf(size_arg, sizeof(size_arg), "%llu", flood_bytes);
+
+        /* Through the relay: victim adopted onto B, bytes read on C. The typed
+         * "x" becomes part of the line that starts the flood. */
+        session_init(&s);
+        r = start_victim(&s, argv);
+        if (r == 0)
+                r = start_client(&s, &t0);
+        if (r == 0)
+                r = wait_echo(&s, &t1);
+        if (r == 0)
+                r = measure_flood(s.c.master, s.c.master, &s.out_c, s.client_pidfd, &s.a.master, 1,
+                                  relay_rate);
+        session_end(&s);
+        if (r < 0)
+                return r;
+
+        /* The limit: the same victim writing straight into a pty. */
+        session_init(&s);
+        r = start_victim(&s, argv);
+        if (r == 0)
+                r = measure_flood(s.a.master, s.a.master, &s.out_a, -1, NULL, 0, direct_rate);
+        session_end(&s);
+        return r;
+}
+
+/* ---- statistics and the table ---- */
+
+struct series {
+        double *v;
+        size_t n;
+};
+
+static int cmp_double(const void *a, const void *b) {
+        double x = *(const double *)a, y = *(const double *)b;
+        return (x > y) - (x < y);
+}
+
+static void series_sort(struct series *s) { qsort(s->v, s->n, sizeof(*s->v), cmp_double); }
+static double series_min(const struct series *s) { return s->v[0]; }
+static double series_max(const struct series *s) { return s->v[s->n - 1]; }
+
+static double series_median(const struct series *s) {
+        if (s->n % 2)
+                return s->v[s->n / 2];
+        return (s->v[s->n / 2 - 1] + s->v[s->n / 2]) / 2;
+}
+
+static void print_row(const char *name, const struct series *s, const char *limit,
+                      const char *target, const char *met) {
+        printf("%-26s %10.3f %10.3f %10.3f   %-24s %-20s %s\n", name, series_min(s),
+               series_median(s), series_max(s), limit, target, met);
+}
+
+static void usage(FILE *f) {
+        fprintf(f, "usage: bench [-n RUNS] [-s FLOOD_BYTES] REPTYRCTL VICTIM\n"
+                   "  Measures `REPTYRCTL adopt --direct -q PID` against VICTIM\n"
+                   "  (modes read, tick, write-flood N). Defaults: 20 runs, 64 MiB flood.\n");
+}
+
+int main(int argc, char **argv) {
+        unsigned long runs = 20;
+        unsigned long long flood = 64ull << 20;
+        struct series echo, frozen, baseline, relay, direct;
+        struct sigaction sa = {.sa_handler = on_fatal_signal};
+        bool ok = true;
+        char limit[64], met[64];
+        int opt;
+
+        while ((opt = getopt(argc, argv, "hn:s:")) != -1) {
+                char *end;
+                switch (opt) {
+                case 'n':
+                        errno = 0;
+                        runs = strtoul(optarg, &end, 10);
+                        if (errno || *end || runs == 0 || runs > 100000) {
+                                fprintf(stderr, "bench: -n wants a number of runs >= 1\n");
+                                return 2;
+                        }
+                        break;
+                case 's':
+                        errno = 0;
+                        flood = strtoull(optarg, &end, 10);
+                        if (errno || *end || flood == 0) {
+                                fprintf(stderr, "bench: -s wants a byte count >= 1\n");
+                                return 2;
+                        }
+                        break;
+                case 'h':
+                        usage(stdout);
+                        return 0;
+                default:
+                        usage(stderr);
+                        return 2;
+                }
+        }
+        if (argc - optind != 2) {
+                usage(stderr);
+                return 2;
+        }
+        reptyrctl_path = argv[optind];
+        victim_path = argv[optind + 1];
+        for (int i = 0; i < 2; i++)
+                if (access(argv[optind + i], X_OK) < 0) {
+                        fprintf(stderr, "bench: %s: %s\n", argv[optind + i], strerror(errno));
+                        return 2;
+                }
+
+        sigemptyset(&sa.sa_mask);
+        sigaction(SIGINT, &sa, NULL);
+        sigaction(SIGTERM, &sa, NULL);
+        sigaction(SIGHUP, &sa, NULL);
+        signal(SIGPIPE, SIG_IGN);
+        atexit(reap_all_children);
+
+        echo.v = calloc(runs, sizeof(double));
+        frozen.v = calloc(runs, sizeof(double));
+        baseline.v = calloc(runs, sizeof(double));
+        relay.v = calloc(runs, sizeof(double));
+        direct.v = calloc(runs, sizeof(double));
+        if (!echo.v || !frozen.v || !baseline.v || !relay.v || !direct.v) {
+                fprintf(stderr, "bench: out of memory\n");
+                return 1;
+        }
+        echo.n = frozen.n = baseline.n = relay.n = direct.n = 0;
+
+        printf("bench: %s adopt --direct -q PID, victim %s, %lu runs, %llu-byte flood\n",
+               reptyrctl_path, victim_path, runs, flood);
+        fflush(stdout);
+
+        for (unsigned long i = 0; i < runs; i++) {
+                double a, b;
+
+                failure[0] = '\0';
+                if (run_first_echo(&a) == 0)
+                        echo.v[echo.n++] = a;
+                else {
+                        printf("bench: first echo, run %lu FAILED: %s\n", i + 1, failure);
+                        ok = false;
+                }
+                failure[0] = '\0';
+                if (run_frozen(&a, &b) == 0) {
+                        frozen.v[frozen.n++] = a;
+                        baseline.v[baseline.n++] = b;
+                } else {
+                        printf("bench: frozen, run %lu FAILED: %s\n", i + 1, failure);
+                        ok = false;
+                }
+                failure[0] = '\0';
+                if (run_relay(flood, &a, &b) == 0) {
+                        relay.v[relay.n++] = a / (1 << 20);
+                        direct.v[direct.n++] = b / (1 << 20);
+                } else {
+                        printf("bench: relay, run %lu FAILED: %s\n", i + 1, failure);
+                        ok = false;
+                }
+                if (!ok)
+                        break; /* a broken adoption will not mend itself */
+        }
+
+        printf("\n%-26s %10s %10s %10s   %-24s %-20s %s\n", "figure", "min", "median", "max",
+               "limit/baseline (median)", "target", "met (on median)");
+        if (echo.n) {
+                series_sort(&echo);
+                snprintf(met, sizeof(met), "%s",
+                         series_median(&echo) <= TARGET_ECHO_MS ? "yes" : "NO");
+                print_row("first echo (ms)", &echo, "-", "<= 20 ms", met);
+        } else {
+                printf("%-26s not measured\n", "first echo (ms)");
+        }
+        if (frozen.n) {
+                series_sort(&frozen);
+                series_sort(&baseline);
+                snprintf(limit, sizeof(limit), "not adopted: %.3f", series_median(&baseline));
+                snprintf(met, sizeof(met), "%s",
+                         series_median(&frozen) <= TARGET_FROZEN_MS ? "yes" : "NO");
+                print_row("target frozen, GAP (ms)", &frozen, limit, "<= 1.5 ms", met);
+                print_row("  baseline GAP (ms)", &baseline, "(scheduler noise)", "-", "-");
+        } else {
+                printf("%-26s not measured\n", "target frozen, GAP (ms)");
+        }
+        if (relay.n) {
+                double ratio;
+                series_sort(&relay);
+                series_sort(&direct);
+                ratio = series_median(&relay) / series_median(&direct);
+                snprintf(limit, sizeof(limit), "direct pty: %.1f", series_median(&direct));
+                snprintf(met, sizeof(met), "%s (%.2fx)", ratio >= TARGET_RELAY_RATIO ? "yes" : "NO",
+                         ratio);
+                print_row("relay throughput (MiB/s)", &relay, limit, ">= 0.95x direct", met);
+                print_row("  direct pty (MiB/s)", &direct, "(the limit)", "-", "-");
+        } else {
+                printf("%-26s not measured\n", "relay throughput (MiB/s)");
+        }
+
+        reap_all_children();
+        free(echo.v);
+        free(frozen.v);
+        free(baseline.v);
+        free(relay.v);
+        free(direct.v);
+        return ok ? 0 : 1;
+}
