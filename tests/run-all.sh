@@ -1,0 +1,168 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+#
+# The whole test suite: builds the 64-bit tree (build/) and the 32-bit one
+# (build32/, gcc -m32), runs `meson test` in both, and ends with one line
+#
+#     N passed, M failed[, K skipped]
+#
+# counted from both builds' meson-logs/testlog.json. A build that fails counts
+# as one failed test; a skipped test (exit 77) is listed by name with SKIP.
+# Exit status: 0 only when nothing failed.
+#
+#   tests/run-all.sh                 build what is needed and test (as root:
+#                                    first installs missing Debian packages)
+#   tests/run-all.sh --install-deps  only install the packages; fails if any
+#                                    is still missing afterwards
+#
+# Runs from any directory; the build trees live at the top of the source tree.
+set -euo pipefail
+
+# Everything building and testing needs on Debian 12, and the i386 pieces of
+# the 32-bit build. .ci/run installs from this same list.
+DEB_PACKAGES=(meson ninja-build pkg-config gcc libsystemd-dev libcmocka-dev dbus polkitd
+              libdbus-1-dev libpolkit-gobject-1-dev gcc-multilib tmux clang-format util-linux
+              python3)
+DEB_PACKAGES_I386=(libcmocka-dev:i386)
+
+top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$top"
+
+install_deps() {
+        export DEBIAN_FRONTEND=noninteractive
+        if ! dpkg --print-foreign-architectures | grep -qx i386; then
+                dpkg --add-architecture i386
+        fi
+        # Mirrors hiccup ("Mirror sync in progress?"): retry, and go on with
+        # the lists we have if an index still fails; what counts is whether
+        # the packages end up installed.
+        local try
+        for try in 1 2 3; do
+                if apt-get update -q; then
+                        break
+                fi
+                echo "==> apt-get update failed (attempt $try of 3)" >&2
+                sleep $((try * 5))
+        done
+        for try in 1 2; do
+                if apt-get install -y -q --no-install-recommends \
+                        "${DEB_PACKAGES[@]}" "${DEB_PACKAGES_I386[@]}"; then
+                        return 0
+                fi
+                echo "==> apt-get install failed (attempt $try of 2)" >&2
+                apt-get update -q || true
+        done
+        return 1
+}
+
+missing_deps() {
+        local p
+        for p in "${DEB_PACKAGES[@]}" "${DEB_PACKAGES_I386[@]}"; do
+                if ! dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$'; then
+                        echo "$p"
+                fi
+        done
+}
+
+if [[ ${1:-} == --install-deps ]]; then
+        install_deps || true
+        missing=$(missing_deps | tr '\n' ' ')
+        if [[ -n $missing ]]; then
+                echo "==> still missing: $missing" >&2
+                exit 1
+        fi
+        exit 0
+elif [[ $# -gt 0 ]]; then
+        echo "usage: $0 [--install-deps]" >&2
+        exit 2
+fi
+
+if command -v dpkg-query >/dev/null; then
+        missing=$(missing_deps | tr '\n' ' ')
+        if [[ -n $missing ]]; then
+                if [[ $(id -u) -eq 0 ]]; then
+                        echo "==> installing missing packages: $missing"
+                        install_deps || echo "==> package installation failed; going on" >&2
+                else
+                        echo "==> missing packages: $missing(run as root to install them)" >&2
+                fi
+        fi
+fi
+
+passed=0
+failed=0
+skipped=0
+
+# count_log BUILD_DIR LABEL: add the results of BUILD_DIR's last meson test run.
+count_log() {
+        local log=$1/meson-logs/testlog.json counts p f s
+        if [[ ! -s $log ]]; then
+                echo "==> $2: no test results (no tests defined?)"
+                return 0
+        fi
+        # Debian's python: the first python3 on PATH may not be it.
+        counts=$(/usr/bin/python3 - "$log" "$2" <<'EOF'
+import json, sys
+log, label = sys.argv[1], sys.argv[2]
+passed = failed = skipped = 0
+for line in open(log, encoding="utf-8", errors="replace"):
+    line = line.strip()
+    if not line:
+        continue
+    t = json.loads(line)
+    name = t.get("name", "?")
+    result = t.get("result", "ERROR")
+    if result in ("OK", "EXPECTEDFAIL"):
+        passed += 1
+    elif result == "SKIP":
+        skipped += 1
+        # The reason is the test's own last words.
+        out = [l for l in (t.get("stdout") or "").splitlines() if l.strip()]
+        why = out[-1].strip() if out else "no reason given"
+        print(f"SKIP {label}: {name}: {why}", file=sys.stderr)
+    else:
+        failed += 1
+        print(f"FAIL {label}: {name} ({result})", file=sys.stderr)
+print(passed, failed, skipped)
+EOF
+        ) || { echo "==> $2: cannot read $log" >&2; failed=$((failed + 1)); return 0; }
+        read -r p f s <<<"$counts"
+        passed=$((passed + p))
+        failed=$((failed + f))
+        skipped=$((skipped + s))
+        echo "==> $2: $p passed, $f failed, $s skipped"
+}
+
+# run_build LABEL DIR [ENV=VALUE...]: set up (once), build and test one tree.
+run_build() {
+        local label=$1 dir=$2
+        shift 2
+        echo "==> $label: setting up and building $dir"
+        if [[ ! -f $dir/build.ninja ]]; then
+                if ! env "$@" meson setup "$dir" -Dwerror=true; then
+                        echo "FAIL $label: meson setup"
+                        failed=$((failed + 1))
+                        return 0
+                fi
+        fi
+        if ! ninja -C "$dir"; then
+                echo "FAIL $label: build"
+                failed=$((failed + 1))
+                return 0
+        fi
+        # A stale log from an earlier run must never be counted.
+        rm -f "$dir/meson-logs/testlog.json"
+        echo "==> $label: meson test"
+        meson test -C "$dir" --print-errorlogs </dev/null || true
+        count_log "$dir" "$label"
+}
+
+run_build "64-bit" build
+run_build "32-bit" build32 CC="gcc -m32" PKG_CONFIG_LIBDIR=/usr/lib/i386-linux-gnu/pkgconfig
+
+summary="$passed passed, $failed failed"
+if ((skipped > 0)); then
+        summary+=", $skipped skipped"
+fi
+echo "$summary"
+((failed == 0))
