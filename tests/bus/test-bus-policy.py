@@ -1,0 +1,100 @@
+# SPDX-License-Identifier: MIT
+"""The bus policy dbus/org.reptyr.Reptyr1.conf lets everyone call our
+interface plus Introspectable.Introspect, Properties.Get/GetAll and Peer,
+and nothing else; root gets no more than other users.
+
+A stand-in (name-holder) owns org.reptyr.Reptyr1 as root and answers every
+call that reaches it with org.reptyr.Test.Reached: a call either reaches it
+or is stopped by the bus with AccessDenied."""
+
+import os
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import rig  # noqa: E402
+from rig import expect  # noqa: E402
+
+args = rig.arg_parser(__doc__).parse_args()
+
+DENIED = "org.freedesktop.DBus.Error.AccessDenied"
+IFACE = rig.BUS_NAME
+
+ALLOWED = [
+    (f"{IFACE}.Adopt",),
+    (f"{IFACE}.AdoptPID", "uint32:1"),
+    (f"{IFACE}.Inspect",),
+    # The whole interface, so that methods added later need no new policy.
+    (f"{IFACE}.AMethodOfTomorrow",),
+    ("org.freedesktop.DBus.Introspectable.Introspect",),
+    ("org.freedesktop.DBus.Properties.Get", f"string:{IFACE}", "string:Version"),
+    ("org.freedesktop.DBus.Properties.GetAll", f"string:{IFACE}"),
+    ("org.freedesktop.DBus.Peer.Ping",),
+]
+
+REFUSED = [
+    ("org.freedesktop.DBus.Properties.Set", f"string:{IFACE}", "string:PtraceScope",
+     "variant:int32:0"),
+    ("org.freedesktop.DBus.ObjectManager.GetManagedObjects",),
+    ("org.freedesktop.DBus.Introspectable.NotIntrospect",),
+    ("org.example.Other.Method",),
+    (f"{IFACE}X.Adopt",),
+]
+
+
+class Holder:
+    def __init__(self):
+        self.rig = rig.Rig(bus_policy=args.bus_policy, polkit_policy=args.polkit_policy,
+                           polkitd=False)
+
+    def __enter__(self):
+        rig.ensure_user(rig.SECOND_USER)
+        self.rig.__enter__()
+        try:
+            if not args.name_holder:
+                raise rig.Skip("--name-holder not given")
+            holder = self.rig.install_binary(args.name_holder)
+            self.proc = self.rig.popen([holder, rig.BUS_NAME], stdout=subprocess.PIPE, text=True)
+            line = self.proc.stdout.readline().strip()
+            if line != "READY":
+                raise rig.RigError(f"name-holder as root: {line!r}\n{self.rig.logs()}")
+        except BaseException:
+            self.rig.__exit__(None, None, None)
+            raise
+        return self
+
+    def __exit__(self, *exc):
+        self.proc.kill()
+        self.proc.wait()
+        self.rig.__exit__(*exc)
+
+
+def call(r, user, method, *margs):
+    p = r.run(["dbus-send", "--system", "--print-reply", f"--dest={rig.BUS_NAME}", rig.BUS_PATH,
+               method, *margs], user=user)
+    return (p.stdout + p.stderr).strip()
+
+
+def allowed(user, method, *margs):
+    def check(h):
+        out = call(h.rig, user, method, *margs)
+        expect(DENIED not in out and ("org.reptyr.Test.Reached" in out or "method return" in out),
+               f"{method} as {user or 'root'}: {out}")
+
+    return (f"{user or 'root'} may call {method}", check)
+
+
+def refused(user, method, *margs):
+    def check(h):
+        out = call(h.rig, user, method, *margs)
+        expect(DENIED in out, f"{method} as {user or 'root'} was not refused by the bus: {out}")
+
+    return (f"{user or 'root'} may not call {method}", check)
+
+
+checks = []
+for user in ("nobody", rig.SECOND_USER, None):
+    checks += [allowed(user, *m) for m in ALLOWED]
+    checks += [refused(user, *m) for m in REFUSED]
+
+rig.run_checks(checks, setup=Holder)
