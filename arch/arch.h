@@ -74,16 +74,16 @@ enum arch_restart_style {
 };
 
 struct arch_personality {
-        const char *name;         /* "x86_64", "i386", ... as users see it */
-        unsigned word_size;       /* bytes in a target pointer / long */
-        size_t regset_size;       /* NT_PRSTATUS size that identifies it */
+        const char *name;   /* "x86_64", "i386", ... as users see it */
+        unsigned word_size; /* bytes in a target pointer / long */
+        size_t regset_size; /* NT_PRSTATUS size that identifies it */
         unsigned syscall_insn_len;
         const unsigned char *syscall_insn; /* little-endian bytes */
-        size_t red_zone;          /* bytes below SP the ABI lets code use */
-        bool mmap_pgoff;          /* ARCH_SYS_MMAP takes the offset in pages */
-        bool epoll_event_packed;  /* struct epoll_event is 12 bytes */
+        size_t red_zone;                   /* bytes below SP the ABI lets code use */
+        bool mmap_pgoff;                   /* ARCH_SYS_MMAP takes the offset in pages */
+        bool epoll_event_packed;           /* struct epoll_event is 12 bytes */
         enum arch_restart_style restart_style;
-        const long *syscalls;     /* [_ARCH_SYS_MAX], -1 = absent */
+        const long *syscalls; /* [_ARCH_SYS_MAX], -1 = absent */
 
         uint64_t (*get_pc)(const struct arch_regs *r);
         void (*set_pc)(struct arch_regs *r, uint64_t pc);

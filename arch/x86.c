@@ -19,15 +19,18 @@
 #define ERESTART_RESTARTBLOCK 516
 
 /* ---- i386 (user_regs_struct of 17 32-bit words) ---- */
+/* clang-format off */
 enum {
         I386_EBX, I386_ECX, I386_EDX, I386_ESI, I386_EDI, I386_EBP, I386_EAX,
         I386_DS, I386_ES, I386_FS, I386_GS, I386_ORIG_EAX, I386_EIP, I386_CS,
         I386_EFLAGS, I386_ESP, I386_SS, I386_NREGS,
 };
+/* clang-format on */
 
 /* Hand-written: this table is also the compat table of x86_64 builds, where
  * no kernel header for it is available. Numbers from arch/x86/entry/syscalls/
  * syscall_32.tbl. */
+/* clang-format off */
 static const long i386_syscalls[_ARCH_SYS_MAX] = {
         [ARCH_SYS_OPENAT] = 295,
         [ARCH_SYS_CLOSE] = 6,
@@ -50,6 +53,7 @@ static const long i386_syscalls[_ARCH_SYS_MAX] = {
         [ARCH_SYS_GETPID] = 20,
         [ARCH_SYS_CLOSE_RANGE] = 436,
 };
+/* clang-format on */
 
 static const unsigned char int80[] = {0xcd, 0x80};
 
@@ -115,12 +119,14 @@ static const struct arch_personality pers_i386 = {
 /* ---- x86_64 (user_regs_struct of 27 64-bit words) ---- */
 #include <asm/unistd_64.h>
 
+/* clang-format off */
 enum {
         X64_R15, X64_R14, X64_R13, X64_R12, X64_RBP, X64_RBX, X64_R11, X64_R10,
         X64_R9, X64_R8, X64_RAX, X64_RCX, X64_RDX, X64_RSI, X64_RDI, X64_ORIG_RAX,
         X64_RIP, X64_CS, X64_EFLAGS, X64_RSP, X64_SS, X64_FS_BASE, X64_GS_BASE,
         X64_DS, X64_ES, X64_FS, X64_GS, X64_NREGS,
 };
+/* clang-format on */
 
 static const long x86_64_syscalls[_ARCH_SYS_MAX] = {
         [ARCH_SYS_OPENAT] = __NR_openat,

@@ -120,8 +120,9 @@ int engine_pidfd_open(pid_t pid, int *ret_pidfd, struct engine_error *err) {
                                     "%d is a thread, not a process; adopt its process (see "
                                     "/proc/%d/status Tgid)",
                                     (int)pid, (int)pid);
-                return fail(err, ENGINE_ERR_FAILED, r, "cannot open a pidfd for %d: %s (Linux >= 5.3 needed)",
-                            (int)pid, strerror(-r));
+                return fail(err, ENGINE_ERR_FAILED, r,
+                            "cannot open a pidfd for %d: %s (Linux >= 5.3 needed)", (int)pid,
+                            strerror(-r));
         }
         *ret_pidfd = fd;
         return 0;
@@ -168,8 +169,8 @@ struct term_fd {
         unsigned flags; /* open flags incl. O_CLOEXEC */
         dev_t rdev, dev;
         ino_t ino;
-        int slave;      /* index into slaves[] */
-        long saved;     /* the target's copy of the old file, -1 if none */
+        int slave;         /* index into slaves[] */
+        long saved;        /* the target's copy of the old file, -1 if none */
         bool saved_shared; /* `saved` belongs to an earlier fd of the same file */
         bool replaced;
 };
@@ -255,19 +256,17 @@ struct adoption {
         size_t n_slaves;
         int master;
 
-        bool noreturn;    /* past setsid / TIOCNOTTY */
-        bool restop;      /* our TIOCNOTTY's SIGCONT woke a stopped target */
-        long dummy_t;     /* dummy child, target's pid namespace */
-        pid_t dummy;      /* the same, ours */
+        bool noreturn; /* past setsid / TIOCNOTTY */
+        bool restop;   /* our TIOCNOTTY's SIGCONT woke a stopped target */
+        long dummy_t;  /* dummy child, target's pid namespace */
+        pid_t dummy;   /* the same, ours */
         bool pgid_moved;
         bool ctty_set;
         struct pinning pin;
         unsigned step;
 };
 
-static void term_fds_reset(struct adoption *a) {
-        a->n_term = 0;
-}
+static void term_fds_reset(struct adoption *a) { a->n_term = 0; }
 
 /* A checkpoint between two steps of the recipe. Tests inject faults here:
  * the target is killed just before the step, or the step fails. */
@@ -297,9 +296,8 @@ static int step_error(struct adoption *a, const char *what, long r) {
         if (a->t.gone || r == -ESRCH)
                 return gone_error(a);
         /* setsid() cannot be undone: past it, say what stays changed. */
-        return fail(a->err, ENGINE_ERR_FAILED, (int)r,
-                    "adopting %d (%s) failed while %s: %s; %s", (int)a->pid, a->stat.comm, what,
-                    strerror((int)-r),
+        return fail(a->err, ENGINE_ERR_FAILED, (int)r, "adopting %d (%s) failed while %s: %s; %s",
+                    (int)a->pid, a->stat.comm, what, strerror((int)-r),
                     a->noreturn && !a->leader
                             ? "it is back on its old terminal, but now runs in a session of its own"
                             : "the process was left as it was");
@@ -468,7 +466,8 @@ static int check_personality(struct adoption *a) {
                             "process %d (%s) is a %s program this %s build cannot adopt; use a "
                             "build for its architecture",
                             (int)a->pid, a->stat.comm,
-                            n > 4 && ehdr[4] == 1 ? "32-bit" : "64-bit or foreign", arch_build_name);
+                            n > 4 && ehdr[4] == 1 ? "32-bit" : "64-bit or foreign",
+                            arch_build_name);
         return 0;
 }
 
@@ -517,7 +516,9 @@ static int inspect(struct adoption *a) {
                 return fail(a->err, ENGINE_ERR_NO_SUCH_PROCESS, -EINVAL,
                             "1 (%s) is the init process and is never adopted", a->stat.comm);
         if (a->stat.state == 'Z' || a->stat.state == 'X')
-                return fail(a->err, a->stat.num_threads > 1 ? ENGINE_ERR_UNSUPPORTED : ENGINE_ERR_TARGET_GONE,
+                return fail(a->err,
+                            a->stat.num_threads > 1 ? ENGINE_ERR_UNSUPPORTED
+                                                    : ENGINE_ERR_TARGET_GONE,
                             -ESRCH,
                             a->stat.num_threads > 1
                                     ? "process %d (%s) has exited its main thread; such processes "
@@ -691,7 +692,7 @@ static int freeze(struct adoption *a) {
 
 #define RCALL(a, sys, ...) remote_syscall(&(a)->r, sys, __VA_ARGS__)
 #define ARGS6(a0, a1, a2, a3, a4, a5)                                                              \
-        (uint64_t)(a0), (uint64_t)(a1), (uint64_t)(a2), (uint64_t)(a3), (uint64_t)(a4),             \
+        (uint64_t)(a0), (uint64_t)(a1), (uint64_t)(a2), (uint64_t)(a3), (uint64_t)(a4),            \
                 (uint64_t)(a5)
 
 static long rcall(struct adoption *a, enum arch_sys sys, uint64_t a0, uint64_t a1, uint64_t a2,
@@ -926,7 +927,8 @@ static int leave_old_tty(struct adoption *a) {
 
                         if ((r = checkpoint(a)) < 0)
                                 return step_error(a, "moving process groups", r);
-                        v = rcall(a, ARCH_SYS_SETPGID, (uint64_t)a->dummy_t, (uint64_t)a->dummy_t, 0, 0);
+                        v = rcall(a, ARCH_SYS_SETPGID, (uint64_t)a->dummy_t, (uint64_t)a->dummy_t,
+                                  0, 0);
                         if ((r = do_step(a, "moving process groups", v)) < 0)
                                 return r;
                         if ((r = checkpoint(a)) < 0)
@@ -954,8 +956,8 @@ static int leave_old_tty(struct adoption *a) {
         if ((r = checkpoint(a)) < 0)
                 return step_error(a, "leaving the old terminal", r);
         if (fd < 0) {
-                v = rcall(a, ARCH_SYS_OPENAT, (uint64_t)(int64_t)AT_FDCWD, a->r.scratch + SCR_DEVTTY,
-                          O_RDWR | O_NOCTTY | O_CLOEXEC, 0);
+                v = rcall(a, ARCH_SYS_OPENAT, (uint64_t)(int64_t)AT_FDCWD,
+                          a->r.scratch + SCR_DEVTTY, O_RDWR | O_NOCTTY | O_CLOEXEC, 0);
                 if ((r = do_step(a, "opening its old terminal", v)) < 0)
                         return r;
                 fd = tmp = v;

@@ -67,17 +67,17 @@ struct engine_options {
 #define ENGINE_MAX_FDS 64
 
 struct engine_result {
-        int master_fd;  /* pty master, O_CLOEXEC, owned by the caller; -1 for dry-run */
+        int master_fd; /* pty master, O_CLOEXEC, owned by the caller; -1 for dry-run */
         pid_t pid;
-        char tty[64];   /* new terminal as the target sees it, e.g. "/dev/pts/7" */
+        char tty[64]; /* new terminal as the target sees it, e.g. "/dev/pts/7" */
         char old_tty[64];
         int replaced_fds[ENGINE_MAX_FDS];
         size_t n_replaced;
-        bool was_stopped;   /* job-control stopped; left stopped */
-        bool was_leader;    /* was a session leader (TIOCNOTTY path) */
+        bool was_stopped; /* job-control stopped; left stopped */
+        bool was_leader;  /* was a session leader (TIOCNOTTY path) */
         unsigned threads;
         const char *personality; /* "x86_64", "i386" */
-        unsigned steps;     /* checkpoints passed (for the fault-injection tests) */
+        unsigned steps;          /* checkpoints passed (for the fault-injection tests) */
 };
 
 /* Adopt the process `pidfd` refers to. On success result->master_fd is the

@@ -49,7 +49,8 @@ int proc_parse_status(const char *text, struct proc_status *st) {
         unsigned seen = 0;
 
         memset(st, 0, sizeof(*st));
-        for (const char *line = text; line && *line; line = strchr(line, '\n'), line = line ? line + 1 : NULL) {
+        for (const char *line = text; line && *line;
+             line = strchr(line, '\n'), line = line ? line + 1 : NULL) {
                 const char *v = strchr(line, ':');
                 if (!v)
                         continue;
@@ -259,8 +260,8 @@ ssize_t proc_parse_epoll(const char *text, struct proc_epoll_entry *out, size_t 
                 unsigned long ino, sdev = 0;
                 const char *s;
 
-                if (sscanf(p, "tfd: %d events: %x data: %llx pos:%*u ino:%lx sdev:%lx", &tfd, &events,
-                           &data, &ino, &sdev) < 4)
+                if (sscanf(p, "tfd: %d events: %x data: %llx pos:%*u ino:%lx sdev:%lx", &tfd,
+                           &events, &data, &ino, &sdev) < 4)
                         return -EINVAL;
                 s = strstr(p, "sdev:");
                 if (s)

@@ -62,8 +62,8 @@ dev_t proc_kdev_to_dev(unsigned long kdev);
 /* One fd of the target. */
 struct proc_fd {
         int fd;
-        dev_t rdev;     /* for character devices */
-        dev_t dev;      /* st_dev of the open file */
+        dev_t rdev; /* for character devices */
+        dev_t dev;  /* st_dev of the open file */
         ino_t ino;
         mode_t mode;
         unsigned flags; /* open flags from fdinfo, O_CLOEXEC included */

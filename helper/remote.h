@@ -24,10 +24,10 @@ struct remote {
         const struct arch_personality *pers;
         struct arch_regs saved; /* as the first stop found them */
         struct arch_regs work;
-        uint64_t gadget;        /* address of a syscall instruction */
-        uint64_t scratch;       /* our page in the target, 0 if none */
+        uint64_t gadget;  /* address of a syscall instruction */
+        uint64_t scratch; /* our page in the target, 0 if none */
         size_t scratch_size;
-        bool regs_dirty;        /* registers differ from `saved` */
+        bool regs_dirty; /* registers differ from `saved` */
 };
 
 /* Read registers, decide the personality, find a syscall instruction.
@@ -51,6 +51,4 @@ int remote_read(struct remote *r, uint64_t addr, void *buf, size_t len);
 int remote_restore(struct remote *r);
 
 /* True for a syscall result that is an error in the target's ABI. */
-static inline bool remote_failed(long v) {
-        return v < 0 && v >= -4095;
-}
+static inline bool remote_failed(long v) { return v < 0 && v >= -4095; }

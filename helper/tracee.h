@@ -21,7 +21,7 @@ struct tracee_thread {
         pid_t tid;
         bool seized;
         bool stopped; /* its first stop was collected */
-        bool dead; /* exited while we held it; already reaped by us */
+        bool dead;    /* exited while we held it; already reaped by us */
 };
 
 #define TRACEE_MAX_DEFERRED 8
@@ -51,9 +51,7 @@ struct tracee {
  * -EPERM: the kernel refuses ptrace; -ESRCH: gone; -EBUSY: already traced. */
 int tracee_seize(struct tracee *t, pid_t pid, int dirfd, unsigned options);
 
-static inline pid_t tracee_work_tid(const struct tracee *t) {
-        return t->threads[t->work].tid;
-}
+static inline pid_t tracee_work_tid(const struct tracee *t) { return t->threads[t->work].tid; }
 
 /* Block every signal in the work thread, remembering its mask (which is the
  * pre-sigsuspend/ppoll mask if it sits in one: PTRACE_GETSIGMASK knows). */

@@ -14,9 +14,7 @@ static inline void closep(int *fd) {
         }
 }
 
-static inline void freep(void *p) {
-        free(*(void **)p);
-}
+static inline void freep(void *p) { free(*(void **)p); }
 
 #define _cleanup_(f) __attribute__((cleanup(f)))
 #define _cleanup_close_ _cleanup_(closep)
