@@ -458,17 +458,53 @@ static int check_personality(struct adoption *a) {
          * once it is stopped instead. */
         if (fd < 0)
                 return 0;
+        const struct arch_personality *pers;
+
         n = pread(fd, ehdr, sizeof(ehdr), 0);
         if (n < 20)
                 return 0;
-        if (!arch_personality_from_elf(ehdr, (size_t)n))
-                return fail(a->err, ENGINE_ERR_UNSUPPORTED, -ENOEXEC,
-                            "process %d (%s) is a %s program this %s build cannot adopt; use a "
-                            "build for its architecture",
-                            (int)a->pid, a->stat.comm,
-                            n > 4 && ehdr[4] == 1 ? "32-bit" : "64-bit or foreign",
-                            arch_build_name);
-        return 0;
+        pers = arch_personality_from_elf(ehdr, (size_t)n);
+        if (pers) {
+                a->res->personality = pers->name;
+                return 0;
+        }
+        return fail(a->err, ENGINE_ERR_UNSUPPORTED, -ENOEXEC,
+                    "process %d (%s) is a %s program this %s build cannot adopt; use a "
+                    "build for its architecture",
+                    (int)a->pid, a->stat.comm,
+                    n > 4 && ehdr[4] == 1 ? "32-bit" : "64-bit or foreign", arch_build_name);
+}
+
+/* The facts a permission model needs, from what inspect()/freeze() read. */
+static void fill_target(struct adoption *a) {
+        struct engine_target *t = &a->res->target;
+        char ours[64], theirs[64];
+        struct stat st;
+        ssize_t n, m;
+
+        t->pid = a->pid;
+        memcpy(t->uid, a->status.uid, sizeof(t->uid));
+        memcpy(t->gid, a->status.gid, sizeof(t->gid));
+        t->cap_prm = a->status.cap_prm;
+        t->cap_eff = a->status.cap_eff;
+        t->seccomp = a->status.seccomp;
+        snprintf(t->comm, sizeof(t->comm), "%s", a->stat.comm);
+        /* The kernel hands /proc/PID of a non-dumpable process (setuid,
+         * PR_SET_DUMPABLE 0) to root instead of the process's euid. */
+        t->dumpable = fstat(a->dirfd, &st) == 0 && st.st_uid == a->status.uid[1];
+        /* Fail closed: a namespace we cannot read is not ours. */
+        n = readlink("/proc/self/ns/user", ours, sizeof(ours) - 1);
+        m = readlinkat(a->dirfd, "ns/user", theirs, sizeof(theirs) - 1);
+        t->same_userns = n > 0 && n == m && memcmp(ours, theirs, (size_t)n) == 0;
+        n = readlinkat(a->dirfd, "exe", t->exe, sizeof(t->exe) - 1);
+        t->exe[n > 0 ? n : 0] = '\0';
+}
+
+static int verify(struct adoption *a) {
+        fill_target(a);
+        if (!a->opts->verify)
+                return 0;
+        return a->opts->verify(&a->res->target, a->opts->userdata, a->err);
 }
 
 static bool have_cap_sys_admin(void) {
@@ -479,10 +515,9 @@ static bool have_cap_sys_admin(void) {
                proc_parse_status(buf, &st) == 0 && (st.cap_eff & (1ULL << 21));
 }
 
-static int inspect(struct adoption *a) {
-        _cleanup_free_ struct proc_fd *fds = NULL;
-        char names[256];
-        ssize_t n;
+/* Who the target is; refuses what is never a candidate. Reads only what
+ * /proc shows any user (no fds), so it may run before authorization. */
+static int identify(struct adoption *a) {
         int r;
 
         r = pidfd_to_pid(a->pidfd, &a->pid);
@@ -526,6 +561,19 @@ static int inspect(struct adoption *a) {
                                     : "process %d (%s) has exited (it is a zombie waiting for its "
                                       "parent)",
                             (int)a->pid, a->stat.comm);
+        fill_target(a);
+        return 0;
+}
+
+static int inspect(struct adoption *a) {
+        _cleanup_free_ struct proc_fd *fds = NULL;
+        char names[256];
+        ssize_t n;
+        int r;
+
+        r = identify(a);
+        if (r < 0)
+                return r;
         if (is_our_ancestor(a->pid))
                 return fail(a->err, ENGINE_ERR_INVALID, -EINVAL,
                             "%d (%s) is reptyrctl itself or one of its ancestors (the shell you "
@@ -582,7 +630,7 @@ static int inspect(struct adoption *a) {
                             "or root) can suspend the filter",
                             (int)a->pid, a->stat.comm,
                             a->status.seccomp == 1 ? "strict mode" : "filter");
-        return 0;
+        return verify(a);
 }
 
 /* ---- freeze ---- */
@@ -640,6 +688,11 @@ static int freeze(struct adoption *a) {
         r = proc_read_status(a->dirfd, &a->status);
         if (r < 0)
                 return gone_error(a);
+        /* Again, now that it cannot change: it may have exec'd a setuid
+         * program since it was inspected. */
+        r = verify(a);
+        if (r < 0)
+                return r;
         n = proc_list_fds(a->dirfd, &fds);
         if (n < 0)
                 return gone_error(a);
@@ -1161,6 +1214,26 @@ static void fill_result(struct adoption *a) {
         snprintf(path, sizeof(path), "fd/%d", a->term[0].fd);
         n = readlinkat(a->dirfd, path, a->res->old_tty, sizeof(a->res->old_tty) - 1);
         a->res->old_tty[n > 0 ? n : 0] = '\0';
+}
+
+int engine_identify(int pidfd, struct engine_target *target, struct engine_error *err) {
+        static const struct engine_options none;
+        struct engine_result res = {0};
+        struct adoption a = {
+                .pidfd = pidfd,
+                .dirfd = -1,
+                .opts = &none,
+                .res = &res,
+                .err = err,
+        };
+        int r;
+
+        memset(err, 0, sizeof(*err));
+        r = identify(&a);
+        if (a.dirfd >= 0)
+                close(a.dirfd);
+        *target = res.target;
+        return r;
 }
 
 int engine_adopt(int pidfd, const struct engine_options *opts, struct engine_result *res,

@@ -54,10 +54,34 @@ enum engine_fault_action {
         ENGINE_FAULT_KILL, /* SIGKILL the target just before the step */
 };
 
+/* What a permission model decides on, as /proc shows it. */
+struct engine_target {
+        pid_t pid;
+        uid_t uid[4]; /* real, effective, saved, fs */
+        gid_t gid[4];
+        unsigned long long cap_prm, cap_eff;
+        bool dumpable;    /* /proc/PID belongs to its euid, not to root */
+        bool same_userns; /* in the engine's own user namespace */
+        int seccomp;      /* 0 none, 1 strict, 2 filter */
+        char comm[64];
+        char exe[256]; /* "" if unreadable */
+};
+
+struct engine_options;
+
+/* A caller's permission check: run once the target has been inspected, and
+ * again once it is frozen (it may have exec'd a setuid program meanwhile).
+ * A negative return refuses the adoption, the target untouched, with err
+ * filled in by the callback. */
+typedef int (*engine_verify_t)(const struct engine_target *target, void *userdata,
+                               struct engine_error *err);
+
 struct engine_options {
         enum engine_fds fds;
         unsigned short rows, cols; /* 0: copy the old terminal's size */
         bool dry_run;              /* inspect and check everything, change nothing */
+        engine_verify_t verify;
+        void *userdata;
         struct {
                 enum engine_fault_action action;
                 unsigned step;
@@ -78,6 +102,7 @@ struct engine_result {
         unsigned threads;
         const char *personality; /* "x86_64", "i386" */
         unsigned steps;          /* checkpoints passed (for the fault-injection tests) */
+        struct engine_target target;
 };
 
 /* Adopt the process `pidfd` refers to. On success result->master_fd is the
@@ -85,6 +110,11 @@ struct engine_result {
  * err says why. */
 int engine_adopt(int pidfd, const struct engine_options *opts, struct engine_result *result,
                  struct engine_error *err);
+
+/* Who the process behind pidfd is, reading only what /proc shows every user
+ * (no fds, nothing is touched): for a permission decision before any
+ * adoption is attempted. Refuses pid 1, kernel threads and zombies. */
+int engine_identify(int pidfd, struct engine_target *target, struct engine_error *err);
 
 /* Open a pidfd for `pid` with a clear error for each failure. */
 int engine_pidfd_open(pid_t pid, int *ret_pidfd, struct engine_error *err);
