@@ -26,6 +26,7 @@
 
 #include "arch.h"
 #include "engine.h"
+#include "options.h"
 #include "permission.h"
 #include "util.h"
 
@@ -120,13 +121,7 @@ static void log_outcome(struct request *r, const char *outcome, const char *deta
 /* Engine failures as bus errors: one name per kind, the engine's message
  * (which names the process, the reason and the next step) as the text. */
 static int set_engine_error(sd_bus_error *error, const struct engine_error *e) {
-        char name[128];
-
-        if (e->kind == ENGINE_ERR_PERMISSION)
-                snprintf(name, sizeof(name), "%s", SD_BUS_ERROR_ACCESS_DENIED);
-        else
-                snprintf(name, sizeof(name), ERROR_PREFIX "%s", engine_error_name(e->kind));
-        return sd_bus_error_setf(error, name, "%s", e->message);
+        return sd_bus_error_setf(error, options_error_bus_name(e->kind), "%s", e->message);
 }
 
 static int reply_engine_error(struct request *r, const struct engine_error *e) {
@@ -374,91 +369,6 @@ static int ask_polkit(struct request *r) {
 
 /* ---- method handlers ---- */
 
-static bool streq_opt(const char *key, const char *name, const char *type, const char *want) {
-        return strcmp(key, name) == 0 && type && strcmp(type, want) == 0;
-}
-
-static int parse_options(sd_bus_message *m, struct request *r, sd_bus_error *error) {
-        int k;
-
-        r->mode = "process";
-        k = sd_bus_message_enter_container(m, 'a', "{sv}");
-        if (k < 0)
-                return k;
-        while ((k = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
-                const char *key, *type;
-                char t;
-
-                k = sd_bus_message_read(m, "s", &key);
-                if (k < 0)
-                        return k;
-                k = sd_bus_message_peek_type(m, &t, &type);
-                if (k < 0)
-                        return k;
-                if (streq_opt(key, "mode", type, "s")) {
-                        const char *v;
-                        k = sd_bus_message_read(m, "v", "s", &v);
-                        if (k < 0)
-                                return k;
-                        if (strcmp(v, "process") != 0 && strcmp(v, "session") != 0)
-                                return sd_bus_error_setf(error, ERROR_PREFIX "InvalidArgs",
-                                                         "option \"mode\" must be \"process\" or "
-                                                         "\"session\", not \"%s\"",
-                                                         v);
-                        r->mode = strcmp(v, "session") == 0 ? "session" : "process";
-                } else if (streq_opt(key, "fds", type, "s")) {
-                        const char *v;
-                        k = sd_bus_message_read(m, "v", "s", &v);
-                        if (k < 0)
-                                return k;
-                        if (strcmp(v, "terminal") == 0)
-                                r->opts.fds = ENGINE_FDS_TERMINAL;
-                        else if (strcmp(v, "stdio") == 0)
-                                r->opts.fds = ENGINE_FDS_STDIO;
-                        else
-                                return sd_bus_error_setf(error, ERROR_PREFIX "InvalidArgs",
-                                                         "option \"fds\" must be \"terminal\" or "
-                                                         "\"stdio\", not \"%s\"",
-                                                         v);
-                } else if ((strcmp(key, "rows") == 0 || strcmp(key, "cols") == 0) && type &&
-                           (strcmp(type, "q") == 0 || strcmp(type, "u") == 0)) {
-                        uint32_t v = 0;
-                        uint16_t q = 0;
-                        if (type[0] == 'q') {
-                                k = sd_bus_message_read(m, "v", "q", &q);
-                                v = q;
-                        } else
-                                k = sd_bus_message_read(m, "v", "u", &v);
-                        if (k < 0)
-                                return k;
-                        if (v < 1 || v > 65535)
-                                return sd_bus_error_setf(error, ERROR_PREFIX "InvalidArgs",
-                                                         "option \"%s\" must be 1..65535, not %u",
-                                                         key, v);
-                        if (key[0] == 'r')
-                                r->opts.rows = (unsigned short)v;
-                        else
-                                r->opts.cols = (unsigned short)v;
-                } else if (streq_opt(key, "dry-run", type, "b")) {
-                        int v;
-                        k = sd_bus_message_read(m, "v", "b", &v);
-                        if (k < 0)
-                                return k;
-                        r->opts.dry_run = v;
-                } else
-                        return sd_bus_error_setf(error, ERROR_PREFIX "InvalidArgs",
-                                                 "unknown option \"%s\" of type \"%s\"; see the "
-                                                 "org.reptyr.Reptyr1 interface for the options",
-                                                 key, type ? type : "?");
-                k = sd_bus_message_exit_container(m);
-                if (k < 0)
-                        return k;
-        }
-        if (k < 0)
-                return k;
-        return sd_bus_message_exit_container(m);
-}
-
 /* Who is calling, from the bus alone: the uid dbus-daemon recorded when the
  * caller connected (SO_PEERCRED), never anything read from /proc later. */
 static int caller_identity(sd_bus_message *m, struct request *r) {
@@ -511,7 +421,7 @@ static int start_request(sd_bus_message *m, struct manager *mgr, enum request_ki
         mgr->requests[slot] = r;
 
         if (with_options) {
-                k = parse_options(m, r, error);
+                k = options_parse(m, &r->opts, &r->mode, error);
                 if (k < 0 || sd_bus_error_is_set(error))
                         return k < 0 ? sd_bus_error_setf(error, ERROR_PREFIX "InvalidArgs",
                                                          "malformed options: %s", strerror(-k))

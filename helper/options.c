@@ -1,0 +1,114 @@
+/* SPDX-License-Identifier: MIT */
+/* The a{sv} options of Adopt/AdoptPID, and engine errors as bus errors. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "options.h"
+
+#define ERROR_PREFIX "org.reptyr.Reptyr1.Error."
+
+const char *options_error_bus_name(enum engine_error_kind kind) {
+        static const char *const names[_ENGINE_ERR_MAX] = {
+                [ENGINE_ERR_INVALID] = ERROR_PREFIX "InvalidArgs",
+                [ENGINE_ERR_NO_SUCH_PROCESS] = ERROR_PREFIX "NoSuchProcess",
+                [ENGINE_ERR_NOT_A_TERMINAL] = ERROR_PREFIX "NotATerminal",
+                [ENGINE_ERR_HAS_CHILDREN] = ERROR_PREFIX "HasChildren",
+                [ENGINE_ERR_SECCOMP] = ERROR_PREFIX "Seccomp",
+                [ENGINE_ERR_UNSUPPORTED] = ERROR_PREFIX "Unsupported",
+                [ENGINE_ERR_TARGET_GONE] = ERROR_PREFIX "TargetGone",
+                [ENGINE_ERR_BUSY] = ERROR_PREFIX "Busy",
+                [ENGINE_ERR_PERMISSION] = SD_BUS_ERROR_ACCESS_DENIED,
+                [ENGINE_ERR_FAILED] = ERROR_PREFIX "Failed",
+        };
+
+        if (kind <= ENGINE_OK || kind >= _ENGINE_ERR_MAX)
+                return names[ENGINE_ERR_FAILED];
+        return names[kind];
+}
+
+static bool streq_opt(const char *key, const char *name, const char *type, const char *want) {
+        return strcmp(key, name) == 0 && type && strcmp(type, want) == 0;
+}
+
+int options_parse(sd_bus_message *m, struct engine_options *opts, const char **mode,
+                  sd_bus_error *error) {
+        int k;
+
+        *mode = "process";
+        k = sd_bus_message_enter_container(m, 'a', "{sv}");
+        if (k < 0)
+                return k;
+        while ((k = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
+                const char *key, *type;
+                char t;
+
+                k = sd_bus_message_read(m, "s", &key);
+                if (k < 0)
+                        return k;
+                k = sd_bus_message_peek_type(m, &t, &type);
+                if (k < 0)
+                        return k;
+                if (streq_opt(key, "mode", type, "s")) {
+                        const char *v;
+                        k = sd_bus_message_read(m, "v", "s", &v);
+                        if (k < 0)
+                                return k;
+                        if (strcmp(v, "process") != 0 && strcmp(v, "session") != 0)
+                                return sd_bus_error_setf(error, ERROR_PREFIX "InvalidArgs",
+                                                         "option \"mode\" must be \"process\" or "
+                                                         "\"session\", not \"%s\"",
+                                                         v);
+                        *mode = strcmp(v, "session") == 0 ? "session" : "process";
+                } else if (streq_opt(key, "fds", type, "s")) {
+                        const char *v;
+                        k = sd_bus_message_read(m, "v", "s", &v);
+                        if (k < 0)
+                                return k;
+                        if (strcmp(v, "terminal") == 0)
+                                opts->fds = ENGINE_FDS_TERMINAL;
+                        else if (strcmp(v, "stdio") == 0)
+                                opts->fds = ENGINE_FDS_STDIO;
+                        else
+                                return sd_bus_error_setf(error, ERROR_PREFIX "InvalidArgs",
+                                                         "option \"fds\" must be \"terminal\" or "
+                                                         "\"stdio\", not \"%s\"",
+                                                         v);
+                } else if ((strcmp(key, "rows") == 0 || strcmp(key, "cols") == 0) && type &&
+                           (strcmp(type, "q") == 0 || strcmp(type, "u") == 0)) {
+                        uint32_t v = 0;
+                        uint16_t q = 0;
+                        if (type[0] == 'q') {
+                                k = sd_bus_message_read(m, "v", "q", &q);
+                                v = q;
+                        } else
+                                k = sd_bus_message_read(m, "v", "u", &v);
+                        if (k < 0)
+                                return k;
+                        if (v < 1 || v > 65535)
+                                return sd_bus_error_setf(error, ERROR_PREFIX "InvalidArgs",
+                                                         "option \"%s\" must be 1..65535, not %u",
+                                                         key, v);
+                        if (key[0] == 'r')
+                                opts->rows = (unsigned short)v;
+                        else
+                                opts->cols = (unsigned short)v;
+                } else if (streq_opt(key, "dry-run", type, "b")) {
+                        int v;
+                        k = sd_bus_message_read(m, "v", "b", &v);
+                        if (k < 0)
+                                return k;
+                        opts->dry_run = v;
+                } else
+                        return sd_bus_error_setf(error, ERROR_PREFIX "InvalidArgs",
+                                                 "unknown option \"%s\" of type \"%s\"; see the "
+                                                 "org.reptyr.Reptyr1 interface for the options",
+                                                 key, type ? type : "?");
+                k = sd_bus_message_exit_container(m);
+                if (k < 0)
+                        return k;
+        }
+        if (k < 0)
+                return k;
+        return sd_bus_message_exit_container(m);
+}
