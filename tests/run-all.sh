@@ -22,8 +22,13 @@ set -euo pipefail
 # the 32-bit build. .ci/run installs from this same list.
 DEB_PACKAGES=(meson ninja-build pkg-config gcc libsystemd-dev libcmocka-dev dbus polkitd
               libdbus-1-dev libpolkit-gobject-1-dev gcc-multilib tmux clang-format util-linux
-              python3)
+              python3 systemd python3-dbus)
 DEB_PACKAGES_I386=(libcmocka-dev:i386)
+# For reptyrd and reptyrctl's D-Bus path in the 32-bit build. Optional: on
+# Debian 12 it may need liblzma5 for both architectures at one version, which
+# install_libsystemd_i386 arranges; without it the 32-bit build has no
+# daemon and says so with a SKIP test.
+DEB_PACKAGES_I386_OPTIONAL=(libsystemd-dev:i386)
 
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$top"
@@ -55,6 +60,23 @@ install_deps() {
         return 1
 }
 
+install_libsystemd_i386() {
+        local v
+        export DEBIAN_FRONTEND=noninteractive
+        if apt-get install -y -q --no-install-recommends "${DEB_PACKAGES_I386_OPTIONAL[@]}"; then
+                return 0
+        fi
+        # Multi-arch packages must have one version on both architectures;
+        # an image whose amd64 liblzma5 is older than any i386 one blocks the
+        # i386 libsystemd0. Move both to the i386 candidate and try again.
+        v=$(apt-cache policy liblzma5:i386 | awk '/Candidate:/ {print $2}')
+        if [[ -n $v && $v != "(none)" ]]; then
+                apt-get install -y -q --allow-downgrades "liblzma5=$v" "liblzma5:i386=$v" || true
+        fi
+        apt-get install -y -q --no-install-recommends "${DEB_PACKAGES_I386_OPTIONAL[@]}" ||
+                echo "==> ${DEB_PACKAGES_I386_OPTIONAL[*]} not installable: the 32-bit build will have no reptyrd" >&2
+}
+
 missing_deps() {
         local p
         for p in "${DEB_PACKAGES[@]}" "${DEB_PACKAGES_I386[@]}"; do
@@ -66,6 +88,7 @@ missing_deps() {
 
 if [[ ${1:-} == --install-deps ]]; then
         install_deps || true
+        install_libsystemd_i386 || true
         missing=$(missing_deps | tr '\n' ' ')
         if [[ -n $missing ]]; then
                 echo "==> still missing: $missing" >&2
@@ -83,6 +106,7 @@ if command -v dpkg-query >/dev/null; then
                 if [[ $(id -u) -eq 0 ]]; then
                         echo "==> installing missing packages: $missing"
                         install_deps || echo "==> package installation failed; going on" >&2
+                        install_libsystemd_i386 || true
                 else
                         echo "==> missing packages: $missing(run as root to install them)" >&2
                 fi
@@ -133,13 +157,13 @@ EOF
         echo "==> $2: $p passed, $f failed, $s skipped"
 }
 
-# run_build LABEL DIR [ENV=VALUE...]: set up (once), build and test one tree.
+# run_build LABEL DIR [MESON SETUP ARGS...]: set up (once), build and test one tree.
 run_build() {
         local label=$1 dir=$2
         shift 2
         echo "==> $label: setting up and building $dir"
         if [[ ! -f $dir/build.ninja ]]; then
-                if ! env "$@" meson setup "$dir" -Dwerror=true; then
+                if ! meson setup "$dir" -Dwerror=true "$@"; then
                         echo "FAIL $label: meson setup"
                         failed=$((failed + 1))
                         return 0
@@ -158,7 +182,7 @@ run_build() {
 }
 
 run_build "64-bit" build
-run_build "32-bit" build32 CC="gcc -m32" PKG_CONFIG_LIBDIR=/usr/lib/i386-linux-gnu/pkgconfig
+run_build "32-bit" build32 --native-file tests/i386.ini
 
 summary="$passed passed, $failed failed"
 if ((skipped > 0)); then
