@@ -3,9 +3,12 @@
  * reptyrctl: move a running process onto the terminal you are typing in.
  *
  *   reptyrctl [OPTIONS] adopt PID
+ *   reptyrctl [OPTIONS] inspect PID
  *
- * For now only --direct exists: the engine runs in this process and needs
- * ptrace rights over PID. A later change adds the reptyrd helper over D-Bus.
+ * By default the reptyrd helper does the work over the system bus, after
+ * asking polkit (with a text agent in this terminal when a password is
+ * needed). With --direct the engine runs in this process and needs ptrace
+ * rights over PID.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -19,8 +22,12 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "bus-call.h"
 #include "engine.h"
+#include "exit-code.h"
+#include "polkit-agent.h"
 #include "relay.h"
+#include "target-info.h"
 #include "util.h"
 
 #define streq(a, b) (strcmp((a), (b)) == 0)
@@ -29,67 +36,37 @@
 #error "REPTYR_VERSION comes from the top-level meson.build"
 #endif
 
-/* Exit codes before the target is adopted (sysexits-like, from 64). Once it is
- * adopted, reptyrctl exits with the target's own status instead. */
-enum {
-        EXIT_USAGE = 64,
-        EXIT_NO_SUCH_PROCESS = 65,
-        EXIT_NOT_A_TERMINAL = 66,
-        EXIT_HAS_CHILDREN = 67,
-        EXIT_SECCOMP = 68,
-        EXIT_UNSUPPORTED = 69,
-        EXIT_TARGET_GONE = 70,
-        EXIT_BUSY = 71,
-        EXIT_PERMISSION = 72,
-        EXIT_FAILED = 73,
-        EXIT_HELPER_UNREACHABLE = 74,
-};
-
-/* One table from engine error kinds to exit codes; the D-Bus error names map
- * 1:1 onto the same kinds, so the helper path will reuse it. */
-static const int exit_code_of_kind[] = {
-        [ENGINE_OK] = 0,
-        [ENGINE_ERR_INVALID] = EXIT_USAGE,
-        [ENGINE_ERR_NO_SUCH_PROCESS] = EXIT_NO_SUCH_PROCESS,
-        [ENGINE_ERR_NOT_A_TERMINAL] = EXIT_NOT_A_TERMINAL,
-        [ENGINE_ERR_HAS_CHILDREN] = EXIT_HAS_CHILDREN,
-        [ENGINE_ERR_SECCOMP] = EXIT_SECCOMP,
-        [ENGINE_ERR_UNSUPPORTED] = EXIT_UNSUPPORTED,
-        [ENGINE_ERR_TARGET_GONE] = EXIT_TARGET_GONE,
-        [ENGINE_ERR_BUSY] = EXIT_BUSY,
-        [ENGINE_ERR_PERMISSION] = EXIT_PERMISSION,
-        [ENGINE_ERR_FAILED] = EXIT_FAILED,
-};
-_Static_assert(ELEMENTSOF(exit_code_of_kind) == _ENGINE_ERR_MAX,
-               "every engine error kind needs an exit code");
-
 static bool arg_direct;
 static bool arg_dry_run;
 static bool arg_quiet;
-static bool arg_ask_password = true; /* for the helper's polkit check, later */
+static bool arg_json;
+static bool arg_ask_password = true;
 static enum engine_fds arg_fds = ENGINE_FDS_TERMINAL;
 
 static int help(void) {
-        printf("reptyrctl [OPTIONS...] COMMAND ...\n"
+        printf("reptyrctl [OPTIONS...] COMMAND PID\n"
                "\n"
                "Move a running process onto this terminal.\n"
                "\n"
                "Commands:\n"
                "  adopt PID              Move PID onto this terminal and relay until it exits\n"
+               "  inspect PID            Show what adopting PID would do and whether it would\n"
+               "                         be allowed; change nothing\n"
                "\n"
                "Options:\n"
                "  -h --help              Show this help\n"
                "     --version           Show package version\n"
-               "     --direct            Adopt in this process with ptrace, without the\n"
+               "     --direct            Work in this process with ptrace, without the\n"
                "                         reptyrd helper (as root, or where the kernel lets\n"
                "                         you ptrace PID)\n"
                "     --fds=terminal|stdio\n"
                "                         Move every fd open on PID's terminal (default), or\n"
                "                         only fds 0, 1 and 2\n"
-               "     --dry-run           Check everything and print what would happen;\n"
-               "                         change nothing\n"
+               "     --dry-run           adopt: check everything (including authorization)\n"
+               "                         and print what would happen; change nothing\n"
+               "     --no-ask-password   Do not ask for a password to authorize the adoption\n"
+               "     --json              inspect: print one JSON object\n"
                "  -q --quiet             Do not print informational messages\n"
-               "     --no-ask-password   Do not ask for a password to authorize\n"
                "\n"
                "Exit status:\n"
                "  N    once adopted: PID's own exit status, 128+SIGNAL if a signal killed it;\n"
@@ -99,7 +76,8 @@ static int help(void) {
                "  66   PID has no terminal to move   72   permission denied\n"
                "  67   PID shares its group/session  73   other failure\n"
                "  68   PID has a seccomp filter      74   reptyrd helper unreachable\n"
-               "  69   unsupported process\n"
+               "  69   unsupported process           75   a password is needed but cannot\n"
+               "                                          be asked for\n"
                "\n"
                "See the reptyrctl(1) man page for details.\n");
         return 0;
@@ -181,6 +159,8 @@ static int parse_argv(int argc, char *argv[], char **args, int *n_args) {
                         arg_direct = true;
                 } else if ((v = match_long("--dry-run", false, argc, argv, &i, &r))) {
                         arg_dry_run = true;
+                } else if ((v = match_long("--json", false, argc, argv, &i, &r))) {
+                        arg_json = true;
                 } else if ((v = match_long("--quiet", false, argc, argv, &i, &r))) {
                         arg_quiet = true;
                 } else if ((v = match_long("--no-ask-password", false, argc, argv, &i, &r))) {
@@ -214,7 +194,73 @@ static int log_engine_error(const struct engine_error *err) {
         else
                 fprintf(stderr, "reptyrctl: %s: %s\n", engine_error_name(kind),
                         err->errnum ? strerror(err->errnum) : "adoption failed");
-        return exit_code_of_kind[kind];
+        return exit_code_of_engine_kind(kind);
+}
+
+static bool startswith_reptyr_error(const char *name) {
+        static const char prefix[] = "org.reptyr.Reptyr1.Error.";
+        return strncmp(name, prefix, sizeof(prefix) - 1) == 0;
+}
+
+static int log_helper_unreachable(pid_t pid, const char *why) {
+        fprintf(stderr,
+                "reptyrctl: the reptyrd helper is not installed or the system bus is not running "
+                "(%s); as root, or where the kernel lets you ptrace %d, use --direct\n",
+                why, (int)pid);
+        return EXIT_HELPER_UNREACHABLE;
+}
+
+/* Why no polkit agent could ask for a password, and what to do about it. */
+static void log_interactive_hint(pid_t pid, bool agent_ran) {
+        if (agent_ran)
+                return;
+        if (!arg_ask_password)
+                fprintf(stderr,
+                        "reptyrctl: run it without --no-ask-password to be asked for the "
+                        "password\n");
+        else if (!isatty(STDIN_FILENO))
+                fprintf(stderr,
+                        "reptyrctl: run it from a terminal to be asked for the password, or ask "
+                        "an administrator for a polkit rule that allows it\n");
+        else
+                fprintf(stderr,
+                        "reptyrctl: install polkit's text agent (%s) to be asked for the "
+                        "password here, or run it as an administrator (sudo reptyrctl ... %d)\n",
+                        POLKIT_AGENT_PATH, (int)pid);
+}
+
+/* A failed call to the helper: r and, when the bus or the helper answered
+ * with an error, its name and message. The helper's messages say what to
+ * do next and are shown as they are. */
+static int log_bus_error(int r, const sd_bus_error *e, pid_t pid, bool agent_ran) {
+        int code;
+
+        if (!sd_bus_error_is_set(e)) {
+                fprintf(stderr, "reptyrctl: calling the reptyrd helper about %d failed: %s\n",
+                        (int)pid, strerror(-r));
+                return EXIT_FAILED;
+        }
+        code = exit_code_of_bus_error(e->name);
+        switch (code) {
+        case EXIT_HELPER_UNREACHABLE:
+                return log_helper_unreachable(pid, e->message ? e->message : e->name);
+        case EXIT_INTERACTIVE_AUTH:
+                fprintf(stderr, "reptyrctl: %s\n", e->message ? e->message : e->name);
+                log_interactive_hint(pid, agent_ran);
+                return code;
+        case EXIT_FAILED:
+                /* Not one of the helper's own errors: name it, it is all
+                 * we know (a timeout, a helper that crashed, ...). */
+                if (!startswith_reptyr_error(e->name)) {
+                        fprintf(stderr,
+                                "reptyrctl: calling the reptyrd helper about %d failed: %s (%s)\n",
+                                (int)pid, e->message ? e->message : "no message", e->name);
+                        return code;
+                }
+                break;
+        }
+        fprintf(stderr, "reptyrctl: %s\n", e->message && *e->message ? e->message : e->name);
+        return code;
 }
 
 /* Only for messages: the engine holds the pidfd, so the name belongs to PID. */
@@ -291,11 +337,133 @@ static int report_exit(pid_t pid, const char *comm, const struct relay_exit *ex)
         return WEXITSTATUS(ex->wait_status);
 }
 
+/* Whether pid is this process or one of its ancestors: adopting the shell
+ * reptyrctl was typed in would hand that shell a terminal that only
+ * reptyrctl, its own child, relays. The engine refuses it too, but the
+ * helper cannot know our ancestry: check before asking it. */
+static bool is_self_or_ancestor(pid_t pid) {
+        for (pid_t p = getpid(); p > 0;) {
+                char path[32], buf[512];
+                _cleanup_close_ int fd = -1;
+                const char *close_paren;
+                ssize_t n;
+                int ppid;
+
+                if (p == pid)
+                        return true;
+                snprintf(path, sizeof(path), "/proc/%d/stat", (int)p);
+                fd = open(path, O_RDONLY | O_CLOEXEC);
+                n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
+                if (n <= 0)
+                        return false;
+                buf[n] = '\0';
+                /* "pid (comm) S ppid ...": comm may contain anything, even ")". */
+                close_paren = strrchr(buf, ')');
+                if (!close_paren || sscanf(close_paren + 1, " %*c %d", &ppid) != 1)
+                        return false;
+                p = ppid;
+        }
+        return false;
+}
+
+static int parse_pid_arg(const char *pid_arg, pid_t *pid) {
+        if (engine_parse_pid(pid_arg, pid) < 0) {
+                fprintf(stderr,
+                        "reptyrctl: invalid PID '%s': give the decimal process ID (greater than "
+                        "1) of the process to adopt, e.g. from pgrep NAME\n",
+                        pid_arg);
+                return -EXIT_USAGE;
+        }
+        return 0;
+}
+
+/* The engine in this process. Returns 0 or an exit code; on success
+ * *master is the new terminal's master (-1 for a dry run). */
+static int adopt_direct(int pidfd, unsigned short rows, unsigned short cols,
+                        struct engine_result *res, int *master) {
+        struct engine_options opts = {
+                .fds = arg_fds, .rows = rows, .cols = cols, .dry_run = arg_dry_run};
+        struct engine_error err = {0};
+        int r;
+
+        /* ^C or ^Z while the target is frozen under ptrace must not kill or
+         * stop us half-way: those signals queue until the relay runs. */
+        r = relay_block_signals();
+        if (r < 0) {
+                fprintf(stderr, "reptyrctl: cannot block signals: %s\n", strerror(-r));
+                return EXIT_FAILED;
+        }
+        if (engine_adopt(pidfd, &opts, res, &err) < 0)
+                return log_engine_error(&err);
+        *master = res->master_fd;
+        return 0;
+}
+
+/* The reptyrd helper over the system bus. Same contract as adopt_direct();
+ * res->personality points into *ad. */
+static int adopt_via_helper(pid_t pid, int pidfd, unsigned short rows, unsigned short cols,
+                            struct bus_adoption *ad, struct engine_result *res, int *master) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        struct bus_adopt_request req = {
+                .pidfd = pidfd,
+                .fds = arg_fds == ENGINE_FDS_STDIO ? "stdio" : "terminal",
+                .rows = rows,
+                .cols = cols,
+                .dry_run = arg_dry_run,
+                .interactive = arg_ask_password,
+        };
+        pid_t agent = 0;
+        int r;
+
+        r = bus_connect(&bus);
+        if (r < 0) {
+                char why[128];
+                snprintf(why, sizeof(why), "cannot connect to the system bus: %s", strerror(-r));
+                return log_helper_unreachable(pid, why);
+        }
+        /* As systemd's tools do: root needs no agent (polkit asks root
+         * nothing), and an agent needs a terminal to ask on. */
+        if (arg_ask_password && geteuid() != 0 && isatty(STDIN_FILENO) &&
+            polkit_agent_available())
+                agent = polkit_agent_open();
+        r = bus_adopt(bus, &req, ad, &error);
+        polkit_agent_close(agent);
+        /* From here on ^C and ^Z queue for the relay: the target is ours. A
+         * signal before this point just ends the call, and the helper leaves
+         * the target as it was when its caller goes away. */
+        if (relay_block_signals() < 0 && r >= 0) {
+                fprintf(stderr, "reptyrctl: cannot block signals: %m\n");
+                closep(&ad->master_fd);
+                return EXIT_FAILED;
+        }
+        if (r < 0)
+                return log_bus_error(r, &error, pid, agent > 0);
+
+        *master = ad->master_fd;
+        *res = (struct engine_result){
+                .master_fd = ad->master_fd,
+                .pid = pid,
+                .n_replaced = ad->n_replaced,
+                .was_stopped = ad->was_stopped,
+                .personality = ad->personality[0] ? ad->personality : NULL,
+        };
+        snprintf(res->tty, sizeof(res->tty), "%s", ad->tty);
+        snprintf(res->old_tty, sizeof(res->old_tty), "%s", ad->old_tty);
+        memcpy(res->replaced_fds, ad->replaced_fds, ad->n_replaced * sizeof(int));
+        if (arg_dry_run)
+                closep(master); /* a placeholder, not a terminal */
+        if (arg_dry_run)
+                *master = -1;
+        return 0;
+}
+
 static int verb_adopt(char *pid_arg) {
-        struct engine_options opts = {.fds = arg_fds, .dry_run = arg_dry_run};
         struct engine_result res = {.master_fd = -1};
         struct engine_error err = {0};
+        struct bus_adoption ad = {.master_fd = -1};
         _cleanup_close_ int pidfd = -1, master_fd = -1;
+        unsigned short rows = 0, cols = 0;
         struct relay_exit ex;
         struct winsize ws;
         char comm[64];
@@ -303,19 +471,15 @@ static int verb_adopt(char *pid_arg) {
         pid_t pid;
         int r;
 
-        if (engine_parse_pid(pid_arg, &pid) < 0) {
+        r = parse_pid_arg(pid_arg, &pid);
+        if (r < 0)
+                return -r;
+        if (is_self_or_ancestor(pid)) {
                 fprintf(stderr,
-                        "reptyrctl: invalid PID '%s': give the decimal process ID (greater than "
-                        "1) of the process to adopt, e.g. from pgrep NAME\n",
-                        pid_arg);
-                return EXIT_USAGE;
-        }
-        if (!arg_direct) {
-                fprintf(stderr,
-                        "reptyrctl: the reptyrd helper is not available yet in this build; use "
-                        "--direct (as root, or where the kernel lets you ptrace %d)\n",
+                        "reptyrctl: %d is reptyrctl itself or one of its ancestors (the shell you "
+                        "typed in?); run reptyrctl from another terminal\n",
                         (int)pid);
-                return EXIT_HELPER_UNREACHABLE;
+                return EXIT_USAGE;
         }
         /* Refuse before the target is touched: after adoption there would be
          * no terminal to hand it, and it would get a hangup. */
@@ -341,28 +505,22 @@ static int verb_adopt(char *pid_arg) {
         read_comm(pid, comm, sizeof comm);
 
         if (tty && ioctl(STDIN_FILENO, TIOCGWINSZ, &ws) == 0) {
-                opts.rows = ws.ws_row;
-                opts.cols = ws.ws_col;
+                rows = ws.ws_row;
+                cols = ws.ws_col;
         }
 
-        /* ^C or ^Z while the target is frozen under ptrace must not kill or
-         * stop us half-way: those signals queue until the relay runs. */
-        r = relay_block_signals();
-        if (r < 0) {
-                fprintf(stderr, "reptyrctl: cannot block signals: %s\n", strerror(-r));
-                return EXIT_FAILED;
-        }
-        if (engine_adopt(pidfd, &opts, &res, &err) < 0)
-                return log_engine_error(&err);
-        master_fd = res.master_fd;
+        r = arg_direct ? adopt_direct(pidfd, rows, cols, &res, &master_fd)
+                       : adopt_via_helper(pid, pidfd, rows, cols, &ad, &res, &master_fd);
+        if (r != 0)
+                return r;
 
         if (arg_dry_run) {
                 print_dry_run(&res, comm);
                 return 0;
         }
         if (master_fd < 0) {
-                fprintf(stderr, "reptyrctl: the engine adopted %d but returned no terminal\n",
-                        (int)pid);
+                fprintf(stderr, "reptyrctl: %s adopted %d but returned no terminal\n",
+                        arg_direct ? "the engine" : "the reptyrd helper", (int)pid);
                 return EXIT_FAILED;
         }
 
@@ -389,12 +547,114 @@ static int verb_adopt(char *pid_arg) {
         return report_exit(pid, comm, &ex);
 }
 
+/* Whether the kernel would let us ptrace-attach to the target, found out
+ * without touching it: opening /proc/PID/mem takes the same check
+ * (PTRACE_MODE_ATTACH, Yama included). */
+static int check_ptrace_allowed(pid_t pid, char *reason, size_t size) {
+        char path[32];
+        _cleanup_close_ int fd = -1;
+
+        snprintf(path, sizeof(path), "/proc/%d/mem", (int)pid);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd >= 0 || (errno != EACCES && errno != EPERM))
+                return 0;
+        snprintf(reason, size,
+                 "the kernel does not let you ptrace %d (another user's process, a protected "
+                 "one, or Yama's ptrace_scope); inspect it without --direct to ask the reptyrd "
+                 "helper",
+                 (int)pid);
+        return -EPERM;
+}
+
+/* What `adopt --direct` would do, from a dry run of the engine in this
+ * process. Refusals of the adoption are part of the answer (authorized
+ * "no"); only a target that cannot be inspected at all is an error. */
+static int inspect_direct(pid_t pid, int pidfd, struct target_info *info) {
+        struct engine_options opts = {.fds = arg_fds, .dry_run = true};
+        struct engine_result res = {.master_fd = -1};
+        struct engine_target target;
+        struct engine_error err = {0};
+
+        if (engine_identify(pidfd, &target, &err) < 0)
+                return log_engine_error(&err);
+        info->pid = (uint32_t)pid;
+        info->uid = (uint32_t)target.uid[0];
+        snprintf(info->comm, sizeof(info->comm), "%s", target.comm);
+        snprintf(info->exe, sizeof(info->exe), "%s", target.exe);
+        snprintf(info->mode, sizeof(info->mode), "process");
+        snprintf(info->authorized, sizeof(info->authorized), "direct");
+
+        if (engine_adopt(pidfd, &opts, &res, &err) < 0) {
+                switch (err.kind) {
+                case ENGINE_ERR_NO_SUCH_PROCESS:
+                case ENGINE_ERR_TARGET_GONE:
+                case ENGINE_ERR_FAILED:
+                case ENGINE_OK:
+                case _ENGINE_ERR_MAX:
+                        return log_engine_error(&err);
+                default:
+                        snprintf(info->authorized, sizeof(info->authorized), "no");
+                        snprintf(info->reason, sizeof(info->reason), "%s",
+                                 err.message[0] ? err.message : engine_error_name(err.kind));
+                        return 0;
+                }
+        }
+        snprintf(info->tty, sizeof(info->tty), "%s", res.old_tty);
+        info->n_fds = res.n_replaced < ENGINE_MAX_FDS ? res.n_replaced : ENGINE_MAX_FDS;
+        memcpy(info->fds, res.replaced_fds, info->n_fds * sizeof(int));
+        snprintf(info->personality, sizeof(info->personality), "%s",
+                 res.personality ? res.personality : "");
+        if (check_ptrace_allowed(pid, info->reason, sizeof(info->reason)) < 0)
+                snprintf(info->authorized, sizeof(info->authorized), "no");
+        return 0;
+}
+
+static int inspect_via_helper(pid_t pid, int pidfd, struct target_info *info) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        int r;
+
+        r = bus_connect(&bus);
+        if (r < 0) {
+                char why[128];
+                snprintf(why, sizeof(why), "cannot connect to the system bus: %s", strerror(-r));
+                return log_helper_unreachable(pid, why);
+        }
+        r = bus_inspect(bus, pidfd, info, &error);
+        if (r < 0)
+                return log_bus_error(r, &error, pid, false);
+        return 0;
+}
+
+static int verb_inspect(char *pid_arg) {
+        struct target_info info = {0};
+        struct engine_error err = {0};
+        _cleanup_close_ int pidfd = -1;
+        pid_t pid;
+        int r;
+
+        r = parse_pid_arg(pid_arg, &pid);
+        if (r < 0)
+                return -r;
+        if (engine_pidfd_open(pid, &pidfd, &err) < 0)
+                return log_engine_error(&err);
+        r = arg_direct ? inspect_direct(pid, pidfd, &info) : inspect_via_helper(pid, pidfd, &info);
+        if (r != 0)
+                return r;
+        if (arg_json)
+                target_info_print_json(&info, stdout);
+        else
+                target_info_print_text(&info, stdout);
+        return fflush(stdout) == 0 ? 0 : EXIT_FAILED;
+}
+
 static const struct verb {
         const char *name;
         int n_args;
         int (*run)(char *arg);
 } verbs[] = {
         {"adopt", 1, verb_adopt},
+        {"inspect", 1, verb_inspect},
 };
 
 int main(int argc, char *argv[]) {
