@@ -41,6 +41,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "engine-internal.h"
 #include "engine.h"
 #include "proc.h"
 #include "remote.h"
@@ -71,9 +72,8 @@ const char *engine_error_name(enum engine_error_kind kind) {
         return kind >= 0 && kind < _ENGINE_ERR_MAX ? error_names[kind] : "Failed";
 }
 
-__attribute__((format(printf, 4, 5))) static int fail(struct engine_error *err,
-                                                      enum engine_error_kind kind, int r,
-                                                      const char *fmt, ...) {
+int engine_fail(struct engine_error *err, enum engine_error_kind kind, int r, const char *fmt,
+                ...) {
         va_list ap;
 
         err->kind = kind;
@@ -108,28 +108,30 @@ int engine_pidfd_open(pid_t pid, int *ret_pidfd, struct engine_error *err) {
         int fd;
 
         if (pid <= 0)
-                return fail(err, ENGINE_ERR_INVALID, -EINVAL, "%d is not a process id", (int)pid);
+                return engine_fail(err, ENGINE_ERR_INVALID, -EINVAL, "%d is not a process id",
+                                   (int)pid);
         fd = (int)syscall(SYS_pidfd_open, pid, 0);
         if (fd < 0) {
                 int r = -errno;
                 if (r == -ESRCH)
-                        return fail(err, ENGINE_ERR_NO_SUCH_PROCESS, r,
-                                    "no process %d; check the pid with ps or pgrep", (int)pid);
+                        return engine_fail(err, ENGINE_ERR_NO_SUCH_PROCESS, r,
+                                           "no process %d; check the pid with ps or pgrep",
+                                           (int)pid);
                 if (r == -EINVAL)
-                        return fail(err, ENGINE_ERR_INVALID, r,
-                                    "%d is a thread, not a process; adopt its process (see "
-                                    "/proc/%d/status Tgid)",
-                                    (int)pid, (int)pid);
-                return fail(err, ENGINE_ERR_FAILED, r,
-                            "cannot open a pidfd for %d: %s (Linux >= 5.3 needed)", (int)pid,
-                            strerror(-r));
+                        return engine_fail(err, ENGINE_ERR_INVALID, r,
+                                           "%d is a thread, not a process; adopt its process (see "
+                                           "/proc/%d/status Tgid)",
+                                           (int)pid, (int)pid);
+                return engine_fail(err, ENGINE_ERR_FAILED, r,
+                                   "cannot open a pidfd for %d: %s (Linux >= 5.3 needed)", (int)pid,
+                                   strerror(-r));
         }
         *ret_pidfd = fd;
         return 0;
 }
 
 /* The pid (in our namespace) that a pidfd refers to. */
-static int pidfd_to_pid(int pidfd, pid_t *ret) {
+int engine_pidfd_to_pid(int pidfd, pid_t *ret) {
         char path[64], buf[2048];
         const char *p;
         ssize_t n;
@@ -286,9 +288,10 @@ static int checkpoint(struct adoption *a) {
 }
 
 static int gone_error(struct adoption *a) {
-        return fail(a->err, ENGINE_ERR_TARGET_GONE, -ESRCH,
-                    "process %d (%s) exited while it was being adopted; nothing is left to adopt",
-                    (int)a->pid, a->stat.comm);
+        return engine_fail(
+                a->err, ENGINE_ERR_TARGET_GONE, -ESRCH,
+                "process %d (%s) exited while it was being adopted; nothing is left to adopt",
+                (int)a->pid, a->stat.comm);
 }
 
 /* Map a failed step to an error; the caller then undoes. */
@@ -296,14 +299,15 @@ static int step_error(struct adoption *a, const char *what, long r) {
         if (a->t.gone || r == -ESRCH)
                 return gone_error(a);
         /* setsid() cannot be undone: past it, say what stays changed. */
-        return fail(a->err, ENGINE_ERR_FAILED, (int)r, "adopting %d (%s) failed while %s: %s; %s",
-                    (int)a->pid, a->stat.comm, what, strerror((int)-r),
-                    a->noreturn && !a->leader
-                            ? "it is back on its old terminal, but now runs in a session of its own"
-                            : "the process was left as it was");
+        return engine_fail(
+                a->err, ENGINE_ERR_FAILED, (int)r, "adopting %d (%s) failed while %s: %s; %s",
+                (int)a->pid, a->stat.comm, what, strerror((int)-r),
+                a->noreturn && !a->leader
+                        ? "it is back on its old terminal, but now runs in a session of its own"
+                        : "the process was left as it was");
 }
 
-static dev_t tty_nr_to_dev(unsigned tty_nr) {
+dev_t engine_tty_nr_to_dev(unsigned tty_nr) {
         /* new_encode_dev(): minor's low byte, major, then minor's high bits */
         return makedev((tty_nr >> 8) & 0xfff, (tty_nr & 0xff) | ((tty_nr >> 12) & 0xfff00));
 }
@@ -468,11 +472,11 @@ static int check_personality(struct adoption *a) {
                 a->res->personality = pers->name;
                 return 0;
         }
-        return fail(a->err, ENGINE_ERR_UNSUPPORTED, -ENOEXEC,
-                    "process %d (%s) is a %s program this %s build cannot adopt; use a "
-                    "build for its architecture",
-                    (int)a->pid, a->stat.comm,
-                    n > 4 && ehdr[4] == 1 ? "32-bit" : "64-bit or foreign", arch_build_name);
+        return engine_fail(a->err, ENGINE_ERR_UNSUPPORTED, -ENOEXEC,
+                           "process %d (%s) is a %s program this %s build cannot adopt; use a "
+                           "build for its architecture",
+                           (int)a->pid, a->stat.comm,
+                           n > 4 && ehdr[4] == 1 ? "32-bit" : "64-bit or foreign", arch_build_name);
 }
 
 /* The facts a permission model needs, from what inspect()/freeze() read. */
@@ -520,47 +524,50 @@ static bool have_cap_sys_admin(void) {
 static int identify(struct adoption *a) {
         int r;
 
-        r = pidfd_to_pid(a->pidfd, &a->pid);
+        r = engine_pidfd_to_pid(a->pidfd, &a->pid);
         if (r == -ESRCH)
-                return fail(a->err, ENGINE_ERR_TARGET_GONE, r, "the process has already exited");
+                return engine_fail(a->err, ENGINE_ERR_TARGET_GONE, r,
+                                   "the process has already exited");
         if (r == -EXDEV)
-                return fail(a->err, ENGINE_ERR_UNSUPPORTED, r,
-                            "the process is in a pid namespace this helper cannot see");
+                return engine_fail(a->err, ENGINE_ERR_UNSUPPORTED, r,
+                                   "the process is in a pid namespace this helper cannot see");
         if (r < 0)
-                return fail(a->err, ENGINE_ERR_INVALID, r, "the file descriptor is not a pidfd");
+                return engine_fail(a->err, ENGINE_ERR_INVALID, r,
+                                   "the file descriptor is not a pidfd");
         a->res->pid = a->pid;
 
         r = proc_open(a->pidfd, a->pid, &a->dirfd);
         if (r < 0)
-                return fail(a->err, ENGINE_ERR_TARGET_GONE, r, "process %d has already exited",
-                            (int)a->pid);
+                return engine_fail(a->err, ENGINE_ERR_TARGET_GONE, r,
+                                   "process %d has already exited", (int)a->pid);
         r = proc_read_stat(a->dirfd, &a->stat);
         if (r < 0)
-                return fail(a->err, ENGINE_ERR_TARGET_GONE, r, "process %d has already exited",
-                            (int)a->pid);
+                return engine_fail(a->err, ENGINE_ERR_TARGET_GONE, r,
+                                   "process %d has already exited", (int)a->pid);
         r = proc_read_status(a->dirfd, &a->status);
         if (r < 0)
-                return fail(a->err, ENGINE_ERR_TARGET_GONE, r, "process %d has already exited",
-                            (int)a->pid);
+                return engine_fail(a->err, ENGINE_ERR_TARGET_GONE, r,
+                                   "process %d has already exited", (int)a->pid);
 
         if (a->stat.flags & PROC_PF_KTHREAD)
-                return fail(a->err, ENGINE_ERR_NO_SUCH_PROCESS, -EINVAL,
-                            "%d (%s) is a kernel thread, not a program that could use a terminal",
-                            (int)a->pid, a->stat.comm);
+                return engine_fail(
+                        a->err, ENGINE_ERR_NO_SUCH_PROCESS, -EINVAL,
+                        "%d (%s) is a kernel thread, not a program that could use a terminal",
+                        (int)a->pid, a->stat.comm);
         if (a->pid == 1)
-                return fail(a->err, ENGINE_ERR_NO_SUCH_PROCESS, -EINVAL,
-                            "1 (%s) is the init process and is never adopted", a->stat.comm);
+                return engine_fail(a->err, ENGINE_ERR_NO_SUCH_PROCESS, -EINVAL,
+                                   "1 (%s) is the init process and is never adopted", a->stat.comm);
         if (a->stat.state == 'Z' || a->stat.state == 'X')
-                return fail(a->err,
-                            a->stat.num_threads > 1 ? ENGINE_ERR_UNSUPPORTED
-                                                    : ENGINE_ERR_TARGET_GONE,
-                            -ESRCH,
-                            a->stat.num_threads > 1
-                                    ? "process %d (%s) has exited its main thread; such processes "
-                                      "cannot be adopted"
-                                    : "process %d (%s) has exited (it is a zombie waiting for its "
-                                      "parent)",
-                            (int)a->pid, a->stat.comm);
+                return engine_fail(
+                        a->err,
+                        a->stat.num_threads > 1 ? ENGINE_ERR_UNSUPPORTED : ENGINE_ERR_TARGET_GONE,
+                        -ESRCH,
+                        a->stat.num_threads > 1
+                                ? "process %d (%s) has exited its main thread; such processes "
+                                  "cannot be adopted"
+                                : "process %d (%s) has exited (it is a zombie waiting for its "
+                                  "parent)",
+                        (int)a->pid, a->stat.comm);
         fill_target(a);
         return 0;
 }
@@ -575,61 +582,66 @@ static int inspect(struct adoption *a) {
         if (r < 0)
                 return r;
         if (is_our_ancestor(a->pid))
-                return fail(a->err, ENGINE_ERR_INVALID, -EINVAL,
-                            "%d (%s) is reptyrctl itself or one of its ancestors (the shell you "
-                            "typed in?); run reptyrctl from another terminal",
-                            (int)a->pid, a->stat.comm);
+                return engine_fail(
+                        a->err, ENGINE_ERR_INVALID, -EINVAL,
+                        "%d (%s) is reptyrctl itself or one of its ancestors (the shell you "
+                        "typed in?); run reptyrctl from another terminal",
+                        (int)a->pid, a->stat.comm);
         if (a->status.tracer_pid)
-                return fail(a->err, ENGINE_ERR_BUSY, -EBUSY,
-                            "process %d (%s) is already traced by process %d (a debugger, or "
-                            "another adoption); detach that first",
-                            (int)a->pid, a->stat.comm, (int)a->status.tracer_pid);
+                return engine_fail(
+                        a->err, ENGINE_ERR_BUSY, -EBUSY,
+                        "process %d (%s) is already traced by process %d (a debugger, or "
+                        "another adoption); detach that first",
+                        (int)a->pid, a->stat.comm, (int)a->status.tracer_pid);
         r = check_personality(a);
         if (r < 0)
                 return r;
 
-        a->ctty = a->stat.tty_nr ? tty_nr_to_dev(a->stat.tty_nr) : 0;
+        a->ctty = a->stat.tty_nr ? engine_tty_nr_to_dev(a->stat.tty_nr) : 0;
         a->leader = a->stat.session == a->pid;
         n = proc_list_fds(a->dirfd, &fds);
         if (n < 0) {
                 if (n == -EACCES || n == -EPERM)
-                        return fail(a->err, ENGINE_ERR_PERMISSION, (int)n,
-                                    "not allowed to look at the files of process %d (%s); it "
-                                    "belongs to another user or is protected",
-                                    (int)a->pid, a->stat.comm);
-                return fail(a->err, ENGINE_ERR_TARGET_GONE, (int)n, "process %d has already exited",
-                            (int)a->pid);
+                        return engine_fail(
+                                a->err, ENGINE_ERR_PERMISSION, (int)n,
+                                "not allowed to look at the files of process %d (%s); it "
+                                "belongs to another user or is protected",
+                                (int)a->pid, a->stat.comm);
+                return engine_fail(a->err, ENGINE_ERR_TARGET_GONE, (int)n,
+                                   "process %d has already exited", (int)a->pid);
         }
         r = select_term_fds(a, fds, (size_t)n);
         if (r < 0)
-                return fail(a->err, ENGINE_ERR_UNSUPPORTED, r,
-                            "process %d (%s) has more than %d terminal file descriptors",
-                            (int)a->pid, a->stat.comm, ENGINE_MAX_FDS);
+                return engine_fail(a->err, ENGINE_ERR_UNSUPPORTED, r,
+                                   "process %d (%s) has more than %d terminal file descriptors",
+                                   (int)a->pid, a->stat.comm, ENGINE_MAX_FDS);
         if (a->n_term == 0)
-                return fail(a->err, ENGINE_ERR_NOT_A_TERMINAL, -ENOTTY,
-                            a->opts->fds == ENGINE_FDS_STDIO
-                                    ? "process %d (%s) has no terminal on fds 0, 1 or 2; nothing "
-                                      "to move"
-                                    : "process %d (%s) has no file descriptor open on a terminal; "
-                                      "nothing to move (its output may go to a file or pipe)",
-                            (int)a->pid, a->stat.comm);
+                return engine_fail(
+                        a->err, ENGINE_ERR_NOT_A_TERMINAL, -ENOTTY,
+                        a->opts->fds == ENGINE_FDS_STDIO
+                                ? "process %d (%s) has no terminal on fds 0, 1 or 2; nothing "
+                                  "to move"
+                                : "process %d (%s) has no file descriptor open on a terminal; "
+                                  "nothing to move (its output may go to a file or pipe)",
+                        (int)a->pid, a->stat.comm);
 
         r = find_companions(a, names, sizeof(names));
         if (r > 0)
-                return fail(a->err, ENGINE_ERR_HAS_CHILDREN, -EBUSY,
-                            "process %d (%s) shares its %s with %s; moving it alone would cut "
-                            "them off: adopt the process that leads them, or the whole session "
-                            "(--session)",
-                            (int)a->pid, a->stat.comm, a->leader ? "session" : "process group",
-                            names);
+                return engine_fail(
+                        a->err, ENGINE_ERR_HAS_CHILDREN, -EBUSY,
+                        "process %d (%s) shares its %s with %s; moving it alone would cut "
+                        "them off: adopt the process that leads them, or the whole session "
+                        "(--session)",
+                        (int)a->pid, a->stat.comm, a->leader ? "session" : "process group", names);
 
         if (a->status.seccomp != 0 && !have_cap_sys_admin())
-                return fail(a->err, ENGINE_ERR_SECCOMP, -EPERM,
-                            "process %d (%s) runs under a seccomp %s, which could kill it when it "
-                            "makes the calls adoption needs; only a privileged adopter (reptyrd, "
-                            "or root) can suspend the filter",
-                            (int)a->pid, a->stat.comm,
-                            a->status.seccomp == 1 ? "strict mode" : "filter");
+                return engine_fail(
+                        a->err, ENGINE_ERR_SECCOMP, -EPERM,
+                        "process %d (%s) runs under a seccomp %s, which could kill it when it "
+                        "makes the calls adoption needs; only a privileged adopter (reptyrd, "
+                        "or root) can suspend the filter",
+                        (int)a->pid, a->stat.comm,
+                        a->status.seccomp == 1 ? "strict mode" : "filter");
         return verify(a);
 }
 
@@ -646,20 +658,23 @@ static int freeze(struct adoption *a) {
                 opts |= PTRACE_O_SUSPEND_SECCOMP;
         r = tracee_seize(&a->t, a->pid, a->dirfd, opts);
         if (r == -EBUSY)
-                return fail(a->err, ENGINE_ERR_BUSY, r,
-                            "process %d (%s) is already traced (a debugger, or another adoption); "
-                            "detach that first",
-                            (int)a->pid, a->stat.comm);
+                return engine_fail(
+                        a->err, ENGINE_ERR_BUSY, r,
+                        "process %d (%s) is already traced (a debugger, or another adoption); "
+                        "detach that first",
+                        (int)a->pid, a->stat.comm);
         if (r == -EPERM)
-                return fail(a->err, ENGINE_ERR_PERMISSION, r,
-                            "the kernel does not let this user ptrace process %d (%s); adopt it "
-                            "through reptyrd (without --direct) or as its owner",
-                            (int)a->pid, a->stat.comm);
+                return engine_fail(
+                        a->err, ENGINE_ERR_PERMISSION, r,
+                        "the kernel does not let this user ptrace process %d (%s); adopt it "
+                        "through reptyrd (without --direct) or as its owner",
+                        (int)a->pid, a->stat.comm);
         if (r == -EINVAL && (opts & PTRACE_O_SUSPEND_SECCOMP))
-                return fail(a->err, ENGINE_ERR_SECCOMP, r,
-                            "process %d (%s) runs under seccomp and this kernel cannot suspend "
-                            "it for a tracer (CONFIG_CHECKPOINT_RESTORE)",
-                            (int)a->pid, a->stat.comm);
+                return engine_fail(
+                        a->err, ENGINE_ERR_SECCOMP, r,
+                        "process %d (%s) runs under seccomp and this kernel cannot suspend "
+                        "it for a tracer (CONFIG_CHECKPOINT_RESTORE)",
+                        (int)a->pid, a->stat.comm);
         if (r == -ESRCH || a->t.gone)
                 return gone_error(a);
         if (r < 0)
@@ -677,14 +692,15 @@ static int freeze(struct adoption *a) {
         if (r < 0 || st.starttime != a->stat.starttime)
                 return gone_error(a);
         a->stat = st;
-        a->ctty = st.tty_nr ? tty_nr_to_dev(st.tty_nr) : 0;
+        a->ctty = st.tty_nr ? engine_tty_nr_to_dev(st.tty_nr) : 0;
         a->leader = st.session == a->pid;
         child = frozen_children_in_group(a);
         if (child > 0)
-                return fail(a->err, ENGINE_ERR_HAS_CHILDREN, -EBUSY,
-                            "process %d (%s) has started child %d in its process group; adopt "
-                            "the whole session with --session",
-                            (int)a->pid, a->stat.comm, child);
+                return engine_fail(
+                        a->err, ENGINE_ERR_HAS_CHILDREN, -EBUSY,
+                        "process %d (%s) has started child %d in its process group; adopt "
+                        "the whole session with --session",
+                        (int)a->pid, a->stat.comm, child);
         r = proc_read_status(a->dirfd, &a->status);
         if (r < 0)
                 return gone_error(a);
@@ -698,9 +714,9 @@ static int freeze(struct adoption *a) {
                 return gone_error(a);
         r = select_term_fds(a, fds, (size_t)n);
         if (r < 0 || a->n_term == 0)
-                return fail(a->err, ENGINE_ERR_NOT_A_TERMINAL, -ENOTTY,
-                            "process %d (%s) closed its terminal while it was being adopted",
-                            (int)a->pid, a->stat.comm);
+                return engine_fail(a->err, ENGINE_ERR_NOT_A_TERMINAL, -ENOTTY,
+                                   "process %d (%s) closed its terminal while it was being adopted",
+                                   (int)a->pid, a->stat.comm);
         for (ssize_t i = 0; i < n; i++) {
                 char path[32], text[8192];
                 struct proc_epoll_entry e[MAX_EPOLL];
@@ -727,14 +743,15 @@ static int freeze(struct adoption *a) {
                 return step_error(a, "blocking its signals", r);
         r = remote_init(&a->r, &a->t);
         if (r == -ENOEXEC)
-                return fail(a->err, ENGINE_ERR_UNSUPPORTED, r,
-                            "process %d (%s) runs with a register set this %s build does not "
-                            "know; use a build for its architecture",
-                            (int)a->pid, a->stat.comm, arch_build_name);
+                return engine_fail(
+                        a->err, ENGINE_ERR_UNSUPPORTED, r,
+                        "process %d (%s) runs with a register set this %s build does not "
+                        "know; use a build for its architecture",
+                        (int)a->pid, a->stat.comm, arch_build_name);
         if (r == -ENOENT)
-                return fail(a->err, ENGINE_ERR_UNSUPPORTED, r,
-                            "no syscall instruction found in process %d (%s) (no vDSO?)",
-                            (int)a->pid, a->stat.comm);
+                return engine_fail(a->err, ENGINE_ERR_UNSUPPORTED, r,
+                                   "no syscall instruction found in process %d (%s) (no vDSO?)",
+                                   (int)a->pid, a->stat.comm);
         if (r < 0)
                 return step_error(a, "reading its registers", r);
         a->res->personality = a->r.pers->name;
@@ -1252,6 +1269,8 @@ int engine_adopt(int pidfd, const struct engine_options *opts, struct engine_res
         memset(res, 0, sizeof(*res));
         memset(err, 0, sizeof(*err));
         res->master_fd = -1;
+        if (opts->mode == ENGINE_MODE_SESSION)
+                return engine_adopt_session(pidfd, opts, res, err);
         for (size_t i = 0; i < MAX_SLAVES; i++)
                 a.t_slave[i] = -1;
 

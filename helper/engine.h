@@ -41,6 +41,11 @@ struct engine_error {
 /* Stable identifier of an error kind, e.g. "NotATerminal". */
 const char *engine_error_name(enum engine_error_kind kind);
 
+enum engine_mode {
+        ENGINE_MODE_PROCESS, /* the target alone onto a new pty */
+        ENGINE_MODE_SESSION, /* its whole terminal session, by taking over the pty master */
+};
+
 enum engine_fds {
         ENGINE_FDS_TERMINAL, /* every fd open on the target's terminal */
         ENGINE_FDS_STDIO,    /* 0, 1 and 2, whatever they are, if they are ttys */
@@ -77,6 +82,7 @@ typedef int (*engine_verify_t)(const struct engine_target *target, void *userdat
                                struct engine_error *err);
 
 struct engine_options {
+        enum engine_mode mode;
         enum engine_fds fds;
         unsigned short rows, cols; /* 0: copy the old terminal's size */
         bool dry_run;              /* inspect and check everything, change nothing */
@@ -89,6 +95,7 @@ struct engine_options {
 };
 
 #define ENGINE_MAX_FDS 64
+#define ENGINE_MAX_HOLDERS 8
 
 struct engine_result {
         int master_fd; /* pty master, O_CLOEXEC, owned by the caller; -1 for dry-run */
@@ -103,6 +110,10 @@ struct engine_result {
         const char *personality; /* "x86_64", "i386" */
         unsigned steps;          /* checkpoints passed (for the fault-injection tests) */
         struct engine_target target;
+        /* Session mode: the processes that held the pty master (their
+         * copies, listed in replaced_fds, are now /dev/null). */
+        pid_t holders[ENGINE_MAX_HOLDERS];
+        size_t n_holders;
 };
 
 /* Adopt the process `pidfd` refers to. On success result->master_fd is the

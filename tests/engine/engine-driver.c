@@ -5,7 +5,7 @@
  * relays between its stdin/stdout and the new master until the target
  * exits or stdin ends (tests drive it through pipes). Not installed.
  *
- *   engine-driver [--stdio] [--dry-run] [--fault=fail:N|kill:N] [--no-relay] PID
+ *   engine-driver [--session] [--stdio] [--dry-run] [--fault=fail:N|kill:N] [--no-relay] PID
  */
 #include <errno.h>
 #include <poll.h>
@@ -59,7 +59,9 @@ int main(int argc, char **argv) {
         int pidfd, r, i;
 
         for (i = 1; i < argc && argv[i][0] == '-'; i++) {
-                if (strcmp(argv[i], "--stdio") == 0)
+                if (strcmp(argv[i], "--session") == 0)
+                        opts.mode = ENGINE_MODE_SESSION;
+                else if (strcmp(argv[i], "--stdio") == 0)
                         opts.fds = ENGINE_FDS_STDIO;
                 else if (strcmp(argv[i], "--dry-run") == 0)
                         opts.dry_run = true;
