@@ -96,6 +96,7 @@ struct engine_options {
 
 #define ENGINE_MAX_FDS 64
 #define ENGINE_MAX_HOLDERS 8
+#define ENGINE_MAX_MEMBERS 64
 
 struct engine_result {
         int master_fd; /* pty master, O_CLOEXEC, owned by the caller; -1 for dry-run */
@@ -114,6 +115,10 @@ struct engine_result {
          * copies, listed in replaced_fds, are now /dev/null). */
         pid_t holders[ENGINE_MAX_HOLDERS];
         size_t n_holders;
+        /* Session mode: the processes of the session, which stay on the
+         * terminal and so move with it (the first ENGINE_MAX_MEMBERS). */
+        pid_t members[ENGINE_MAX_MEMBERS];
+        size_t n_members;
 };
 
 /* Adopt the process `pidfd` refers to. On success result->master_fd is the

@@ -60,6 +60,8 @@ int options_parse(sd_bus_message *m, struct engine_options *opts, const char **m
                                                          "\"session\", not \"%s\"",
                                                          v);
                         *mode = strcmp(v, "session") == 0 ? "session" : "process";
+                        opts->mode = strcmp(v, "session") == 0 ? ENGINE_MODE_SESSION
+                                                               : ENGINE_MODE_PROCESS;
                 } else if (streq_opt(key, "fds", type, "s")) {
                         const char *v;
                         k = sd_bus_message_read(m, "v", "s", &v);

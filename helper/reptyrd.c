@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <systemd/sd-bus.h>
 #include <systemd/sd-event.h>
 #include <unistd.h>
@@ -153,6 +154,26 @@ static int verify_frozen(const struct engine_target *t, void *userdata, struct e
         return 0;
 }
 
+static int append_pids(sd_bus_message *reply, const char *key, const pid_t *pids, size_t n) {
+        int k = sd_bus_message_open_container(reply, 'e', "sv");
+
+        if (k >= 0)
+                k = sd_bus_message_append(reply, "s", key);
+        if (k >= 0)
+                k = sd_bus_message_open_container(reply, 'v', "au");
+        if (k >= 0)
+                k = sd_bus_message_open_container(reply, 'a', "u");
+        for (size_t i = 0; k >= 0 && i < n; i++)
+                k = sd_bus_message_append(reply, "u", (uint32_t)pids[i]);
+        if (k >= 0)
+                k = sd_bus_message_close_container(reply);
+        if (k >= 0)
+                k = sd_bus_message_close_container(reply);
+        if (k >= 0)
+                k = sd_bus_message_close_container(reply);
+        return k;
+}
+
 /* Entries of the result / info dictionary (the caller opened the array). */
 static int append_result(sd_bus_message *reply, struct request *r, const struct engine_result *res,
                          bool inspect) {
@@ -185,6 +206,10 @@ static int append_result(sd_bus_message *reply, struct request *r, const struct 
                 k = sd_bus_message_close_container(reply);
         if (k >= 0)
                 k = sd_bus_message_close_container(reply);
+        if (k >= 0 && res->n_holders > 0)
+                k = append_pids(reply, "holders", res->holders, res->n_holders);
+        if (k >= 0 && res->n_members > 0)
+                k = append_pids(reply, "session-processes", res->members, res->n_members);
         return k;
 }
 
@@ -255,6 +280,16 @@ static int inspect_now(struct request *r, const char *authorized) {
                 if (engine_adopt(r->pidfd, &r->opts, &res, &err) < 0) {
                         authorized = "no";
                         reason = err.message;
+                }
+                /* And what session mode would take over, where there is a
+                 * session with a holder. */
+                struct engine_options so = {.mode = ENGINE_MODE_SESSION, .dry_run = true};
+                struct engine_result sres;
+                if (engine_adopt(r->pidfd, &so, &sres, &err) == 0) {
+                        memcpy(res.holders, sres.holders, sizeof(res.holders));
+                        res.n_holders = sres.n_holders;
+                        memcpy(res.members, sres.members, sizeof(res.members));
+                        res.n_members = sres.n_members;
                 }
         }
         k = sd_bus_message_new_method_return(r->call, &reply);
@@ -369,6 +404,41 @@ static int ask_polkit(struct request *r) {
 
 /* ---- method handlers ---- */
 
+/* Session mode also touches the processes holding the terminal's master
+ * (a terminal emulator, sshd, tmux): each of them must be within what the
+ * caller may adopt, or the whole takeover needs adopt-any. */
+static int decide_session(struct request *r, sd_bus_error *error) {
+        struct engine_options probe = {.mode = ENGINE_MODE_SESSION, .dry_run = true};
+        struct engine_result res;
+        struct engine_error err;
+
+        if (engine_adopt(r->pidfd, &probe, &res, &err) < 0) {
+                log_outcome(r, "refused", err.message);
+                return set_engine_error(error, &err);
+        }
+        for (size_t i = 0; i < res.n_holders; i++) {
+                struct permission_decision d;
+                struct engine_target t;
+                int pidfd = (int)syscall(SYS_pidfd_open, res.holders[i], 0);
+
+                /* Fail closed: a holder we cannot look at needs the most. */
+                if (pidfd < 0 || engine_identify(pidfd, &t, &err) < 0) {
+                        d.action = PERMISSION_ADOPT_ANY;
+                        d.reason = "a process holding the terminal could not be examined";
+                        d.same_user = d.kernel_allows = false;
+                } else
+                        permission_decide(r->caller_uid, r->ptrace_scope, &t, &d);
+                if (pidfd >= 0)
+                        close(pidfd);
+                if (d.action == PERMISSION_ADOPT_ANY && r->decision.action == PERMISSION_ADOPT) {
+                        r->decision = d;
+                        r->decision.reason = "the terminal is held by a process of another "
+                                             "user (a terminal emulator, sshd or tmux of theirs)";
+                }
+        }
+        return 0;
+}
+
 /* Who is calling, from the bus alone: the uid dbus-daemon recorded when the
  * caller connected (SO_PEERCRED), never anything read from /proc later. */
 static int caller_identity(sd_bus_message *m, struct request *r) {
@@ -439,10 +509,6 @@ static int start_request(sd_bus_message *m, struct manager *mgr, enum request_ki
                 log_outcome(r, "refused", err.message);
                 return set_engine_error(error, &err);
         }
-        if (strcmp(r->mode, "session") == 0)
-                return sd_bus_error_setf(error, ERROR_PREFIX "Unsupported",
-                                         "session mode is not available in this version of "
-                                         "reptyrd; adopt single processes (mode \"process\")");
         if (kind == REQUEST_ADOPT) {
                 for (size_t i = 0; i < MAX_REQUESTS; i++)
                         if (i != slot && mgr->requests[i] &&
@@ -465,6 +531,11 @@ static int start_request(sd_bus_message *m, struct manager *mgr, enum request_ki
                                          mgr->ptrace_scope_path);
         }
         permission_decide(r->caller_uid, r->ptrace_scope, &r->target, &r->decision);
+        if (r->opts.mode == ENGINE_MODE_SESSION && r->decision.action != PERMISSION_REFUSE) {
+                k = decide_session(r, error);
+                if (k < 0 || sd_bus_error_is_set(error))
+                        return k;
+        }
         if (r->decision.action == PERMISSION_REFUSE) {
                 if (kind == REQUEST_INSPECT) {
                         k = inspect_now(r, "no");

@@ -158,9 +158,19 @@ static int find_holders(struct takeover *s) {
 
                 if (p < 0 || p == getpid())
                         continue;
+                if (p == s->pid && s->res->n_members < ENGINE_MAX_MEMBERS) {
+                        s->res->members[s->res->n_members++] = p;
+                        continue; /* the target never holds its own master */
+                }
                 pd = openat(dirfd(d), de->d_name, O_PATH | O_DIRECTORY | O_CLOEXEC);
                 if (pd < 0)
                         continue;
+                {
+                        struct proc_stat ps;
+                        if (proc_read_stat(pd, &ps) == 0 && ps.session == s->stat.session &&
+                            s->res->n_members < ENGINE_MAX_MEMBERS)
+                                s->res->members[s->res->n_members++] = p;
+                }
                 n = proc_list_fds(pd, &fds);
                 if (n == -EACCES || n == -EPERM)
                         s->unreadable++;
