@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/signalfd.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
@@ -215,9 +216,8 @@ static void log_interactive_hint(pid_t pid, bool agent_ran) {
         if (agent_ran)
                 return;
         if (!arg_ask_password)
-                fprintf(stderr,
-                        "reptyrctl: run it without --no-ask-password to be asked for the "
-                        "password\n");
+                fprintf(stderr, "reptyrctl: run it without --no-ask-password to be asked for the "
+                                "password\n");
         else if (!isatty(STDIN_FILENO))
                 fprintf(stderr,
                         "reptyrctl: run it from a terminal to be asked for the password, or ask "
@@ -225,17 +225,18 @@ static void log_interactive_hint(pid_t pid, bool agent_ran) {
         else
                 fprintf(stderr,
                         "reptyrctl: install polkit's text agent (%s) to be asked for the "
-                        "password here, or run it as an administrator (sudo reptyrctl ... %d)\n",
+                        "password here, or run it as an administrator (sudo reptyrctl adopt %d)\n",
                         POLKIT_AGENT_PATH, (int)pid);
 }
 
 /* A failed call to the helper: r and, when the bus or the helper answered
  * with an error, its name and message. The helper's messages say what to
  * do next and are shown as they are. */
-static int log_bus_error(int r, const sd_bus_error *e, pid_t pid, bool agent_ran) {
+static int log_bus_error(int r, const struct bus_failure *e, pid_t pid, bool agent_ran) {
+        const char *message = e->message[0] ? e->message : e->name;
         int code;
 
-        if (!sd_bus_error_is_set(e)) {
+        if (!e->name[0]) {
                 fprintf(stderr, "reptyrctl: calling the reptyrd helper about %d failed: %s\n",
                         (int)pid, strerror(-r));
                 return EXIT_FAILED;
@@ -243,9 +244,9 @@ static int log_bus_error(int r, const sd_bus_error *e, pid_t pid, bool agent_ran
         code = exit_code_of_bus_error(e->name);
         switch (code) {
         case EXIT_HELPER_UNREACHABLE:
-                return log_helper_unreachable(pid, e->message ? e->message : e->name);
+                return log_helper_unreachable(pid, message);
         case EXIT_INTERACTIVE_AUTH:
-                fprintf(stderr, "reptyrctl: %s\n", e->message ? e->message : e->name);
+                fprintf(stderr, "reptyrctl: %s\n", message);
                 log_interactive_hint(pid, agent_ran);
                 return code;
         case EXIT_FAILED:
@@ -254,12 +255,12 @@ static int log_bus_error(int r, const sd_bus_error *e, pid_t pid, bool agent_ran
                 if (!startswith_reptyr_error(e->name)) {
                         fprintf(stderr,
                                 "reptyrctl: calling the reptyrd helper about %d failed: %s (%s)\n",
-                                (int)pid, e->message ? e->message : "no message", e->name);
+                                (int)pid, message, e->name);
                         return code;
                 }
                 break;
         }
-        fprintf(stderr, "reptyrctl: %s\n", e->message && *e->message ? e->message : e->name);
+        fprintf(stderr, "reptyrctl: %s\n", message);
         return code;
 }
 
@@ -342,7 +343,9 @@ static int report_exit(pid_t pid, const char *comm, const struct relay_exit *ex)
  * reptyrctl, its own child, relays. The engine refuses it too, but the
  * helper cannot know our ancestry: check before asking it. */
 static bool is_self_or_ancestor(pid_t pid) {
-        for (pid_t p = getpid(); p > 0;) {
+        /* pid 1 is everyone's ancestor; the engine and the helper refuse it
+         * with a message of their own. */
+        for (pid_t p = getpid(); p > 1 && pid > 1;) {
                 char path[32], buf[512];
                 _cleanup_close_ int fd = -1;
                 const char *close_paren;
@@ -377,6 +380,21 @@ static int parse_pid_arg(const char *pid_arg, pid_t *pid) {
         return 0;
 }
 
+static int connect_helper(pid_t pid, struct bus_connection **ret) {
+        char why[128];
+        int r;
+
+        if (!bus_available())
+                return log_helper_unreachable(
+                        pid, "this reptyrctl was built without D-Bus support (libsystemd)");
+        r = bus_connect(ret);
+        if (r < 0) {
+                snprintf(why, sizeof(why), "cannot connect to the system bus: %s", strerror(-r));
+                return log_helper_unreachable(pid, why);
+        }
+        return 0;
+}
+
 /* The engine in this process. Returns 0 or an exit code; on success
  * *master is the new terminal's master (-1 for a dry run). */
 static int adopt_direct(int pidfd, unsigned short rows, unsigned short cols,
@@ -399,12 +417,45 @@ static int adopt_direct(int pidfd, unsigned short rows, unsigned short cols,
         return 0;
 }
 
+/* The signals that end reptyrctl (the relay's fatal ones). While it waits
+ * for the helper they are blocked and watched through a signalfd, so that
+ * it can stop the polkit agent and restore the terminal before it goes. */
+static int watch_fatal_signals(void) {
+        sigset_t set;
+        int fd;
+
+        sigemptyset(&set);
+        sigaddset(&set, SIGHUP);
+        sigaddset(&set, SIGINT);
+        sigaddset(&set, SIGQUIT);
+        sigaddset(&set, SIGTERM);
+        if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
+                return -errno;
+        fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+        return fd < 0 ? -errno : fd;
+}
+
+/* Die by the signal queued on signal_fd, the way its sender meant. */
+static _Noreturn void die_by_queued_signal(int signal_fd) {
+        struct signalfd_siginfo si;
+        int sig = read(signal_fd, &si, sizeof(si)) == sizeof(si) ? (int)si.ssi_signo : SIGINT;
+        sigset_t set;
+
+        signal(sig, SIG_DFL);
+        sigemptyset(&set);
+        sigaddset(&set, sig);
+        raise(sig);
+        (void)sigprocmask(SIG_UNBLOCK, &set, NULL);
+        _exit(128 + sig);
+}
+
 /* The reptyrd helper over the system bus. Same contract as adopt_direct();
  * res->personality points into *ad. */
 static int adopt_via_helper(pid_t pid, int pidfd, unsigned short rows, unsigned short cols,
                             struct bus_adoption *ad, struct engine_result *res, int *master) {
-        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
-        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(bus_disconnectp) struct bus_connection *bus = NULL;
+        _cleanup_close_ int signal_fd = -1;
+        struct bus_failure failure;
         struct bus_adopt_request req = {
                 .pidfd = pidfd,
                 .fds = arg_fds == ENGINE_FDS_STDIO ? "stdio" : "terminal",
@@ -412,37 +463,55 @@ static int adopt_via_helper(pid_t pid, int pidfd, unsigned short rows, unsigned 
                 .cols = cols,
                 .dry_run = arg_dry_run,
                 .interactive = arg_ask_password,
+                .interrupt_fd = -1,
         };
+        struct termios modes;
+        bool have_modes = false;
         pid_t agent = 0;
-        int r;
+        int r, k;
 
-        r = bus_connect(&bus);
-        if (r < 0) {
-                char why[128];
-                snprintf(why, sizeof(why), "cannot connect to the system bus: %s", strerror(-r));
-                return log_helper_unreachable(pid, why);
-        }
+        r = connect_helper(pid, &bus);
+        if (r != 0)
+                return r;
         /* As systemd's tools do: root needs no agent (polkit asks root
-         * nothing), and an agent needs a terminal to ask on. */
+         * nothing), and an agent needs a terminal to ask on. The agent
+         * turns echo off for the password and should turn it back on when
+         * it is stopped, but a ^C in the middle of the prompt can beat it:
+         * keep our own copy of the terminal's modes. */
         if (arg_ask_password && geteuid() != 0 && isatty(STDIN_FILENO) &&
-            polkit_agent_available())
+            polkit_agent_available()) {
+                have_modes = tcgetattr(STDIN_FILENO, &modes) == 0;
                 agent = polkit_agent_open();
-        r = bus_adopt(bus, &req, ad, &error);
-        polkit_agent_close(agent);
-        /* From here on ^C and ^Z queue for the relay: the target is ours. A
-         * signal before this point just ends the call, and the helper leaves
-         * the target as it was when its caller goes away. */
-        if (relay_block_signals() < 0 && r >= 0) {
-                fprintf(stderr, "reptyrctl: cannot block signals: %m\n");
-                closep(&ad->master_fd);
+        }
+        signal_fd = watch_fatal_signals();
+        if (signal_fd < 0) {
+                polkit_agent_close(agent);
+                fprintf(stderr, "reptyrctl: cannot watch signals: %s\n", strerror(-signal_fd));
                 return EXIT_FAILED;
         }
+        req.interrupt_fd = signal_fd;
+        r = bus_adopt(bus, &req, ad, &failure);
+        /* From here on ^C and ^Z queue for the relay: the target is ours. */
+        k = r < 0 ? 0 : relay_block_signals();
+        polkit_agent_close(agent);
+        if (agent > 0 && have_modes && tcgetpgrp(STDIN_FILENO) == getpgrp())
+                (void)tcsetattr(STDIN_FILENO, TCSANOW, &modes);
+        /* ^C while waiting (for a password, say): going away is how we
+         * cancel; the helper leaves the target as it was when its caller
+         * disconnects before the answer. */
+        if (r == -EINTR)
+                die_by_queued_signal(signal_fd);
         if (r < 0)
-                return log_bus_error(r, &error, pid, agent > 0);
+                return log_bus_error(r, &failure, pid, agent > 0);
+        if (k < 0) {
+                closep(&ad->master_fd);
+                fprintf(stderr, "reptyrctl: cannot block signals: %s; %d got a hangup\n",
+                        strerror(-k), (int)pid);
+                return EXIT_FAILED;
+        }
 
-        *master = ad->master_fd;
         *res = (struct engine_result){
-                .master_fd = ad->master_fd,
+                .master_fd = -1,
                 .pid = pid,
                 .n_replaced = ad->n_replaced,
                 .was_stopped = ad->was_stopped,
@@ -452,9 +521,9 @@ static int adopt_via_helper(pid_t pid, int pidfd, unsigned short rows, unsigned 
         snprintf(res->old_tty, sizeof(res->old_tty), "%s", ad->old_tty);
         memcpy(res->replaced_fds, ad->replaced_fds, ad->n_replaced * sizeof(int));
         if (arg_dry_run)
-                closep(master); /* a placeholder, not a terminal */
-        if (arg_dry_run)
-                *master = -1;
+                closep(&ad->master_fd); /* a placeholder, not a terminal */
+        else
+                *master = ad->master_fd;
         return 0;
 }
 
@@ -574,6 +643,7 @@ static int inspect_direct(pid_t pid, int pidfd, struct target_info *info) {
         struct engine_result res = {.master_fd = -1};
         struct engine_target target;
         struct engine_error err = {0};
+        int r;
 
         if (engine_identify(pidfd, &target, &err) < 0)
                 return log_engine_error(&err);
@@ -584,7 +654,11 @@ static int inspect_direct(pid_t pid, int pidfd, struct target_info *info) {
         snprintf(info->mode, sizeof(info->mode), "process");
         snprintf(info->authorized, sizeof(info->authorized), "direct");
 
-        if (engine_adopt(pidfd, &opts, &res, &err) < 0) {
+        r = engine_adopt(pidfd, &opts, &res, &err);
+        /* What the engine found before it stopped, also when it refuses. */
+        snprintf(info->personality, sizeof(info->personality), "%s",
+                 res.personality ? res.personality : "");
+        if (r < 0) {
                 switch (err.kind) {
                 case ENGINE_ERR_NO_SUCH_PROCESS:
                 case ENGINE_ERR_TARGET_GONE:
@@ -602,27 +676,22 @@ static int inspect_direct(pid_t pid, int pidfd, struct target_info *info) {
         snprintf(info->tty, sizeof(info->tty), "%s", res.old_tty);
         info->n_fds = res.n_replaced < ENGINE_MAX_FDS ? res.n_replaced : ENGINE_MAX_FDS;
         memcpy(info->fds, res.replaced_fds, info->n_fds * sizeof(int));
-        snprintf(info->personality, sizeof(info->personality), "%s",
-                 res.personality ? res.personality : "");
         if (check_ptrace_allowed(pid, info->reason, sizeof(info->reason)) < 0)
                 snprintf(info->authorized, sizeof(info->authorized), "no");
         return 0;
 }
 
 static int inspect_via_helper(pid_t pid, int pidfd, struct target_info *info) {
-        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
-        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(bus_disconnectp) struct bus_connection *bus = NULL;
+        struct bus_failure failure;
         int r;
 
-        r = bus_connect(&bus);
-        if (r < 0) {
-                char why[128];
-                snprintf(why, sizeof(why), "cannot connect to the system bus: %s", strerror(-r));
-                return log_helper_unreachable(pid, why);
-        }
-        r = bus_inspect(bus, pidfd, info, &error);
+        r = connect_helper(pid, &bus);
+        if (r != 0)
+                return r;
+        r = bus_inspect(bus, pidfd, info, &failure);
         if (r < 0)
-                return log_bus_error(r, &error, pid, false);
+                return log_bus_error(r, &failure, pid, false);
         return 0;
 }
 

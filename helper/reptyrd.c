@@ -344,10 +344,12 @@ static int polkit_done(sd_bus_message *reply, void *userdata, sd_bus_error *ret_
                 log_outcome(r, "refused", "authentication required but not allowed");
                 return sd_bus_reply_method_errorf(
                         r->call, SD_BUS_ERROR_INTERACTIVE_AUTHORIZATION_REQUIRED,
-                        "adopting process %d (%s) needs authentication (%s); run reptyrctl on a "
-                        "terminal so that it can ask for a password, or ask an administrator "
-                        "for a polkit rule",
-                        (int)r->target.pid, r->target.comm, r->decision.reason);
+                        "adopting process %d (%s) needs authentication (%s) and %s; run "
+                        "reptyrctl on a terminal with a polkit agent (pkttyagent) so that it can "
+                        "ask for a password, or ask an administrator for a polkit rule",
+                        (int)r->target.pid, r->target.comm, r->decision.reason,
+                        r->interactive ? "no polkit agent answered"
+                                       : "the call did not allow a password prompt");
         }
         log_outcome(r, "refused", "not authorized");
         return sd_bus_reply_method_errorf(
@@ -481,6 +483,8 @@ static int start_request(sd_bus_message *m, struct manager *mgr, enum request_ki
         r->call = sd_bus_message_ref(m);
         r->mode = "process";
         r->ptrace_scope = PTRACE_SCOPE_ABSENT;
+        /* polkit may prompt only if the caller said it can wait for that. */
+        r->interactive = sd_bus_message_get_allow_interactive_authorization(m) > 0;
         mgr->n_pending++;
         for (slot = 0; slot < MAX_REQUESTS && mgr->requests[slot]; slot++)
                 ;

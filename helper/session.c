@@ -327,6 +327,21 @@ static void holder_leave(struct holder *h) {
 
 /* ---- the takeover ---- */
 
+/* A process whose terminal was hung up (its master closed: the window or
+ * the ssh connection went away) has no controlling terminal any more, but
+ * its stdio still points at the dead pty slave: that is the terminal it
+ * lost, and finding no holder for it is then the right answer. */
+static dev_t stdio_pty(int dirfd) {
+        _cleanup_free_ struct proc_fd *fds = NULL;
+        ssize_t n = proc_list_fds(dirfd, &fds);
+
+        for (ssize_t i = 0; i < n; i++)
+                if (fds[i].fd <= 2 && S_ISCHR(fds[i].mode) && major(fds[i].rdev) >= 136 &&
+                    major(fds[i].rdev) <= 143)
+                        return fds[i].rdev;
+        return 0;
+}
+
 static int identify_session(struct takeover *s, int pidfd) {
         _cleanup_close_ int dirfd = -1;
         int r;
@@ -339,12 +354,12 @@ static int identify_session(struct takeover *s, int pidfd) {
         if (r < 0 || proc_read_stat(dirfd, &s->stat) < 0)
                 return engine_fail(s->err, ENGINE_ERR_TARGET_GONE, -ESRCH, "process %d has exited",
                                    (int)s->pid);
-        if (s->stat.tty_nr == 0)
+        s->tty = s->stat.tty_nr ? engine_tty_nr_to_dev(s->stat.tty_nr) : stdio_pty(dirfd);
+        if (s->tty == 0)
                 return engine_fail(s->err, ENGINE_ERR_NOT_A_TERMINAL, -ENOTTY,
                                    "process %d (%s) has no controlling terminal, so it is in no "
                                    "terminal session to take over; adopt it alone (process mode)",
                                    (int)s->pid, s->stat.comm);
-        s->tty = engine_tty_nr_to_dev(s->stat.tty_nr);
         if (major(s->tty) < 136 || major(s->tty) > 143)
                 return engine_fail(s->err, ENGINE_ERR_UNSUPPORTED, -ENOTTY,
                                    "process %d (%s) runs on a terminal that is not a "
@@ -376,7 +391,8 @@ int engine_adopt_session(int pidfd, const struct engine_options *opts, struct en
                         err, ENGINE_ERR_NOT_A_TERMINAL, -ENOENT,
                         "no process %sholds the master of /dev/pts/%u any more (its terminal "
                         "window or ssh connection is gone), so there is no session to take "
-                        "over; single processes can still be adopted (process mode)",
+                        "over; its processes can still be adopted one by one (process mode, "
+                        "without --session)",
                         s.unreadable ? "that may be looked at " : "", s.index);
         res->n_holders = s.n;
         for (i = 0; i < s.n; i++) {
