@@ -183,6 +183,8 @@ static int build_adopt_call(sd_bus *bus, const struct bus_adopt_request *req,
         r = sd_bus_message_open_container(m, 'a', "{sv}");
         if (r < 0)
                 return r;
+        if (req->mode && (r = append_option(m, "mode", 's', req->mode)) < 0)
+                return r;
         if (req->fds && (r = append_option(m, "fds", 's', req->fds)) < 0)
                 return r;
         if (req->rows > 0 && req->cols > 0) {

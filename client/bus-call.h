@@ -18,6 +18,7 @@
 
 struct bus_adopt_request {
         int pidfd;
+        const char *mode;          /* NULL (process) or "session" */
         const char *fds;           /* "terminal" or "stdio" */
         unsigned short rows, cols; /* 0: not sent, the helper keeps the old size */
         bool dry_run;

@@ -70,6 +70,7 @@ struct relay {
         int saved_in_flags, saved_out_flags;
         bool raw_active;
         bool target_suspended; /* we stopped its foreground group: continue it on resume */
+        bool job_control;      /* emulate ^Z/fg (process mode) */
         struct buffer to_master, to_terminal;
 };
 
@@ -322,7 +323,7 @@ static void find_suspend_char(struct relay *r) {
 
         b->stop = b->len;
         b->suspend_at_stop = false;
-        if (tcgetattr(r->master_fd, &t) < 0 || !(t.c_lflag & ISIG) ||
+        if (!r->job_control || tcgetattr(r->master_fd, &t) < 0 || !(t.c_lflag & ISIG) ||
             t.c_cc[VSUSP] == _POSIX_VDISABLE)
                 return;
         p = memchr(b->data + b->off, t.c_cc[VSUSP], b->len - b->off);
@@ -534,7 +535,7 @@ static void relay_freep(struct relay **rp) {
         free(r);
 }
 
-int relay_run(int master_fd, int pidfd, struct relay_exit *out) {
+int relay_run(int master_fd, int pidfd, bool job_control, struct relay_exit *out) {
         static bool atexit_registered;
         _cleanup_(relay_freep) struct relay *r = NULL;
         sigset_t set;
@@ -545,6 +546,7 @@ int relay_run(int master_fd, int pidfd, struct relay_exit *out) {
                 return -ENOMEM;
         r->master_fd = master_fd;
         r->pidfd = pidfd;
+        r->job_control = job_control;
 
         k = relay_block_signals();
         if (k < 0)

@@ -41,4 +41,7 @@ int relay_block_signals(void);
  * expected to exit. A fatal signal (HUP INT QUIT TERM) restores the terminal
  * and kills reptyrctl with that signal; the relay does not return then.
  * Returns 0 and fills *out, or a negative errno (the terminal is restored). */
-int relay_run(int master_fd, int pidfd, struct relay_exit *out);
+/* job_control: emulate ^Z/fg for a single adopted job (process mode). In
+ * session mode the session's own shell does job control, so ^Z is just a
+ * byte for the terminal. */
+int relay_run(int master_fd, int pidfd, bool job_control, struct relay_exit *out);

@@ -39,6 +39,7 @@
 
 static bool arg_direct;
 static bool arg_dry_run;
+static bool arg_session;
 static bool arg_quiet;
 static bool arg_json;
 static bool arg_ask_password = true;
@@ -63,6 +64,10 @@ static int help(void) {
                "     --fds=terminal|stdio\n"
                "                         Move every fd open on PID's terminal (default), or\n"
                "                         only fds 0, 1 and 2\n"
+               "     --session           adopt: take over PID's whole terminal session (its\n"
+               "                         shell, jobs and pipelines) from the process holding\n"
+               "                         the terminal's master (terminal emulator, tmux, sshd,\n"
+               "                         or an earlier reptyrctl)\n"
                "     --dry-run           adopt: check everything (including authorization)\n"
                "                         and print what would happen; change nothing\n"
                "     --no-ask-password   Do not ask for a password to authorize the adoption\n"
@@ -160,6 +165,8 @@ static int parse_argv(int argc, char *argv[], char **args, int *n_args) {
                         arg_direct = true;
                 } else if ((v = match_long("--dry-run", false, argc, argv, &i, &r))) {
                         arg_dry_run = true;
+                } else if ((v = match_long("--session", false, argc, argv, &i, &r))) {
+                        arg_session = true;
                 } else if ((v = match_long("--json", false, argc, argv, &i, &r))) {
                         arg_json = true;
                 } else if ((v = match_long("--quiet", false, argc, argv, &i, &r))) {
@@ -399,8 +406,12 @@ static int connect_helper(pid_t pid, struct bus_connection **ret) {
  * *master is the new terminal's master (-1 for a dry run). */
 static int adopt_direct(int pidfd, unsigned short rows, unsigned short cols,
                         struct engine_result *res, int *master) {
-        struct engine_options opts = {
-                .fds = arg_fds, .rows = rows, .cols = cols, .dry_run = arg_dry_run};
+        struct engine_options opts = {.mode = arg_session ? ENGINE_MODE_SESSION
+                                                          : ENGINE_MODE_PROCESS,
+                                      .fds = arg_fds,
+                                      .rows = rows,
+                                      .cols = cols,
+                                      .dry_run = arg_dry_run};
         struct engine_error err = {0};
         int r;
 
@@ -458,6 +469,7 @@ static int adopt_via_helper(pid_t pid, int pidfd, unsigned short rows, unsigned 
         struct bus_failure failure;
         struct bus_adopt_request req = {
                 .pidfd = pidfd,
+                .mode = arg_session ? "session" : NULL,
                 .fds = arg_fds == ENGINE_FDS_STDIO ? "stdio" : "terminal",
                 .rows = rows,
                 .cols = cols,
@@ -550,6 +562,13 @@ static int verb_adopt(char *pid_arg) {
                         (int)pid);
                 return EXIT_USAGE;
         }
+        if (arg_session && getsid(pid) > 0 && getsid(pid) == getsid(0)) {
+                fprintf(stderr,
+                        "reptyrctl: %d is in the session you are typing in; taking that over "
+                        "would only move it onto itself; run reptyrctl from another terminal\n",
+                        (int)pid);
+                return EXIT_USAGE;
+        }
         /* Refuse before the target is touched: after adoption there would be
          * no terminal to hand it, and it would get a hangup. */
         if (!arg_dry_run) {
@@ -593,7 +612,12 @@ static int verb_adopt(char *pid_arg) {
                 return EXIT_FAILED;
         }
 
-        if (!arg_quiet)
+        if (!arg_quiet && arg_session)
+                fprintf(stderr,
+                        "reptyrctl: the session of %d (%s) on %s is now on this terminal; its "
+                        "shell does job control; end the session to return.\n",
+                        (int)pid, comm, res.tty);
+        else if (!arg_quiet)
                 fprintf(stderr,
                         "reptyrctl: %d (%s) moved here from %s; ^Z suspends it, exit it to "
                         "return.\n",
@@ -605,7 +629,19 @@ static int verb_adopt(char *pid_arg) {
                         "^Z then fg, or kill -CONT %d.\n",
                         (int)pid, comm, (int)pid);
 
-        r = relay_run(master_fd, pidfd, &ex);
+        if (arg_session) {
+                /* The session lives as long as its leader (the shell): that
+                 * is whose end ends us, and whose status we pass on. */
+                pid_t leader = getsid(pid);
+                struct engine_error lerr;
+                int lfd = -1;
+                if (leader > 0 && engine_pidfd_open(leader, &lfd, &lerr) == 0) {
+                        close(pidfd);
+                        pidfd = lfd;
+                        pid = leader;
+                }
+        }
+        r = relay_run(master_fd, pidfd, !arg_session, &ex);
         if (r < 0) {
                 fprintf(stderr,
                         "reptyrctl: relaying the terminal of %d (%s) failed: %s; %d got a "

@@ -493,9 +493,10 @@ static void fill_target(struct adoption *a) {
         t->cap_eff = a->status.cap_eff;
         t->seccomp = a->status.seccomp;
         snprintf(t->comm, sizeof(t->comm), "%s", a->stat.comm);
-        /* The kernel hands /proc/PID of a non-dumpable process (setuid,
-         * PR_SET_DUMPABLE 0) to root instead of the process's euid. */
-        t->dumpable = fstat(a->dirfd, &st) == 0 && st.st_uid == a->status.uid[1];
+        /* The kernel hands the files of /proc/PID of a non-dumpable process
+         * (setuid, PR_SET_DUMPABLE 0) to root instead of its euid. Not the
+         * directory itself: that always shows the euid, for ps. */
+        t->dumpable = fstatat(a->dirfd, "status", &st, 0) == 0 && st.st_uid == a->status.uid[1];
         /* Fail closed: a namespace we cannot read is not ours. */
         n = readlink("/proc/self/ns/user", ours, sizeof(ours) - 1);
         m = readlinkat(a->dirfd, "ns/user", theirs, sizeof(theirs) - 1);
@@ -1250,6 +1251,10 @@ int engine_identify(int pidfd, struct engine_target *target, struct engine_error
         if (a.dirfd >= 0)
                 close(a.dirfd);
         *target = res.target;
+        /* Even a refusal names whom it refused. */
+        target->pid = a.pid;
+        if (!target->comm[0])
+                snprintf(target->comm, sizeof(target->comm), "%s", a.stat.comm);
         return r;
 }
 

@@ -8,7 +8,7 @@
 /* Read the a{sv} options of Adopt()/AdoptPID() (the message positioned at
  * them): "mode" s, "fds" s, "rows"/"cols" q or u (1..65535), "dry-run" b.
  * Unknown keys, wrong types and bad values set an InvalidArgs error that
- * names the option. *mode is "process" or "session". Returns 0, or a
+ * names the option. *mode is "process" or "session". Returns >= 0, or a
  * negative errno for a malformed message. */
 int options_parse(sd_bus_message *m, struct engine_options *opts, const char **mode,
                   sd_bus_error *error);

@@ -320,9 +320,9 @@ static int polkit_done(sd_bus_message *reply, void *userdata, sd_bus_error *ret_
         r->polkit_slot = sd_bus_slot_unref(r->polkit_slot);
         /* Fail closed: no answer is a no. */
         if (e) {
-                log_outcome(r, "refused", e->message);
                 if (r->kind == REQUEST_INSPECT)
                         return inspect_now(r, "no");
+                log_outcome(r, "refused", e->message);
                 return sd_bus_reply_method_errorf(
                         r->call, SD_BUS_ERROR_ACCESS_DENIED,
                         "cannot check authorization with polkit (%s: %s); is polkitd running?",
@@ -484,7 +484,8 @@ static int start_request(sd_bus_message *m, struct manager *mgr, enum request_ki
         r->mode = "process";
         r->ptrace_scope = PTRACE_SCOPE_ABSENT;
         /* polkit may prompt only if the caller said it can wait for that. */
-        r->interactive = sd_bus_message_get_allow_interactive_authorization(m) > 0;
+        r->interactive =
+                kind == REQUEST_ADOPT && sd_bus_message_get_allow_interactive_authorization(m) > 0;
         mgr->n_pending++;
         for (slot = 0; slot < MAX_REQUESTS && mgr->requests[slot]; slot++)
                 ;
@@ -601,8 +602,10 @@ static int method_adopt_pid(sd_bus_message *m, void *userdata, sd_bus_error *err
                                          "%u is not a process id", pid);
         /* Pinned now: whatever this pid names from here on is what the
          * caller meant (or gone). */
-        if (engine_pidfd_open((pid_t)pid, &pidfd, &err) < 0)
+        if (engine_pidfd_open((pid_t)pid, &pidfd, &err) < 0) {
+                log_line("adopt: pid %u: refused: %s", pid, err.message);
                 return set_engine_error(error, &err);
+        }
         return start_request(m, userdata, REQUEST_ADOPT, pidfd, true, error);
 }
 
