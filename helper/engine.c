@@ -718,25 +718,17 @@ static int freeze(struct adoption *a) {
                 return engine_fail(a->err, ENGINE_ERR_NOT_A_TERMINAL, -ENOTTY,
                                    "process %d (%s) closed its terminal while it was being adopted",
                                    (int)a->pid, a->stat.comm);
-        for (ssize_t i = 0; i < n; i++) {
-                char path[32], text[8192];
-                struct proc_epoll_entry e[MAX_EPOLL];
-                ssize_t m;
+        {
+                struct proc_fd targets[ENGINE_MAX_FDS];
+                struct proc_epoll_watch w[MAX_EPOLL];
+                size_t m;
 
-                if (!fds[i].is_epoll)
-                        continue;
-                snprintf(path, sizeof(path), "fdinfo/%d", fds[i].fd);
-                if (proc_read(a->dirfd, path, text, sizeof(text)) < 0)
-                        continue;
-                m = proc_parse_epoll(text, e, ELEMENTSOF(e));
-                for (ssize_t j = 0; j < m; j++)
-                        for (size_t k = 0; k < a->n_term; k++)
-                                if (e[j].tfd == a->term[k].fd && e[j].ino == a->term[k].ino &&
-                                    e[j].dev == a->term[k].dev && a->n_ep < MAX_EPOLL)
-                                        a->ep[a->n_ep++] = (struct epoll_fix){
-                                                .epfd = fds[i].fd,
-                                                .e = e[j],
-                                        };
+                for (size_t k = 0; k < a->n_term; k++)
+                        targets[k] = (struct proc_fd){
+                                .fd = a->term[k].fd, .dev = a->term[k].dev, .ino = a->term[k].ino};
+                m = proc_epoll_watches(a->dirfd, fds, (size_t)n, targets, a->n_term, w, MAX_EPOLL);
+                for (size_t k = 0; k < m; k++)
+                        a->ep[a->n_ep++] = (struct epoll_fix){.epfd = w[k].epfd, .e = w[k].e};
         }
 
         r = tracee_block_signals(&a->t);
@@ -881,12 +873,7 @@ static void configure_pty(struct adoption *a) {
 }
 
 static int write_event(struct adoption *a, const struct proc_epoll_entry *e) {
-        unsigned char ev[16] = {0};
-
-        memcpy(ev, &e->events, 4);
-        /* x86 packs struct epoll_event to 12 bytes; others align data. */
-        memcpy(ev + (a->r.pers->epoll_event_packed ? 4 : 8), &e->data, 8);
-        return remote_write(&a->r, a->r.scratch + SCR_EVENT, ev, sizeof(ev));
+        return remote_write_epoll_event(&a->r, a->r.scratch + SCR_EVENT, e->events, e->data);
 }
 
 static int move_fds(struct adoption *a) {

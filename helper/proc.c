@@ -278,3 +278,31 @@ ssize_t proc_parse_epoll(const char *text, struct proc_epoll_entry *out, size_t 
         }
         return (ssize_t)n;
 }
+
+size_t proc_epoll_watches(int dirfd, const struct proc_fd *fds, size_t n,
+                          const struct proc_fd *targets, size_t n_targets,
+                          struct proc_epoll_watch *out, size_t max) {
+        size_t found = 0;
+
+        for (size_t i = 0; i < n; i++) {
+                char path[32], text[8192];
+                struct proc_epoll_entry e[64];
+                ssize_t m;
+
+                if (!fds[i].is_epoll)
+                        continue;
+                snprintf(path, sizeof(path), "fdinfo/%d", fds[i].fd);
+                if (proc_read(dirfd, path, text, sizeof(text)) < 0)
+                        continue;
+                m = proc_parse_epoll(text, e, ELEMENTSOF(e));
+                for (ssize_t j = 0; j < m; j++)
+                        for (size_t k = 0; k < n_targets && found < max; k++)
+                                if (e[j].tfd == targets[k].fd && e[j].ino == targets[k].ino &&
+                                    e[j].dev == targets[k].dev)
+                                        out[found++] = (struct proc_epoll_watch){
+                                                .epfd = fds[i].fd,
+                                                .e = e[j],
+                                        };
+        }
+        return found;
+}

@@ -85,3 +85,16 @@ struct proc_epoll_entry {
 
 /* Parse the tfd lines of an epoll fdinfo text. Returns count or -errno. */
 ssize_t proc_parse_epoll(const char *text, struct proc_epoll_entry *out, size_t max);
+
+/* A registration found in one of a process's epoll instances. */
+struct proc_epoll_watch {
+        int epfd;
+        struct proc_epoll_entry e;
+};
+
+/* The registrations, in the epoll instances among `fds` (the process's fd
+ * list), that watch one of `targets` (matched by fd number and open file:
+ * dev and inode). Returns how many were stored (at most max). */
+size_t proc_epoll_watches(int dirfd, const struct proc_fd *fds, size_t n,
+                          const struct proc_fd *targets, size_t n_targets,
+                          struct proc_epoll_watch *out, size_t max);

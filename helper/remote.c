@@ -179,3 +179,12 @@ int remote_restore(struct remote *r) {
         r->regs_dirty = false;
         return 0;
 }
+
+int remote_write_epoll_event(struct remote *r, uint64_t addr, uint32_t events, uint64_t data) {
+        unsigned char ev[16] = {0};
+
+        memcpy(ev, &events, 4);
+        /* x86 packs struct epoll_event to 12 bytes; others align data. */
+        memcpy(ev + (r->pers->epoll_event_packed ? 4 : 8), &data, 8);
+        return remote_write(r, addr, ev, r->pers->epoll_event_packed ? 12 : 16);
+}

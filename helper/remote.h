@@ -47,6 +47,9 @@ int remote_scratch_unmap(struct remote *r);
 int remote_write(struct remote *r, uint64_t addr, const void *buf, size_t len);
 int remote_read(struct remote *r, uint64_t addr, void *buf, size_t len);
 
+/* Write a struct epoll_event in the target's layout at addr. */
+int remote_write_epoll_event(struct remote *r, uint64_t addr, uint32_t events, uint64_t data);
+
 /* Put the saved registers back (normalised for restart). */
 int remote_restore(struct remote *r);
 

@@ -58,8 +58,7 @@ struct holder {
         struct remote r;
         long saved, nullfd;
         bool replaced;
-        struct proc_epoll_entry ep[MAX_EPOLL];
-        int ep_fd[MAX_EPOLL];
+        struct proc_epoll_watch ep[MAX_EPOLL];
         bool ep_deleted[MAX_EPOLL];
         size_t n_ep;
 };
@@ -212,25 +211,12 @@ static long rcall(struct holder *h, enum arch_sys sys, uint64_t a0, uint64_t a1,
 
 static void find_epoll(struct holder *h) {
         _cleanup_free_ struct proc_fd *fds = NULL;
+        struct proc_fd target = {.fd = h->fd, .dev = h->dev, .ino = h->ino};
         ssize_t n = proc_list_fds(h->dirfd, &fds);
 
-        for (ssize_t i = 0; i < n; i++) {
-                char path[32], text[8192];
-                struct proc_epoll_entry e[MAX_EPOLL];
-                ssize_t m;
-
-                if (!fds[i].is_epoll)
-                        continue;
-                snprintf(path, sizeof(path), "fdinfo/%d", fds[i].fd);
-                if (proc_read(h->dirfd, path, text, sizeof(text)) < 0)
-                        continue;
-                m = proc_parse_epoll(text, e, MAX_EPOLL);
-                for (ssize_t j = 0; j < m && h->n_ep < MAX_EPOLL; j++)
-                        if (e[j].tfd == h->fd && e[j].ino == h->ino && e[j].dev == h->dev) {
-                                h->ep[h->n_ep] = e[j];
-                                h->ep_fd[h->n_ep++] = fds[i].fd;
-                        }
-        }
+        if (n > 0)
+                h->n_ep =
+                        proc_epoll_watches(h->dirfd, fds, (size_t)n, &target, 1, h->ep, MAX_EPOLL);
 }
 
 static int holder_freeze(struct holder *h) {
@@ -269,7 +255,7 @@ static int holder_switch(struct holder *h) {
          * registrations of that fd (the file stays alive through our copy,
          * so the kernel would not drop them by itself). */
         for (size_t i = 0; i < h->n_ep; i++) {
-                v = rcall(h, ARCH_SYS_EPOLL_CTL, (uint64_t)h->ep_fd[i], EPOLL_CTL_DEL,
+                v = rcall(h, ARCH_SYS_EPOLL_CTL, (uint64_t)h->ep[i].epfd, EPOLL_CTL_DEL,
                           (uint64_t)h->fd, 0);
                 if (remote_failed(v))
                         return (int)v;
@@ -291,14 +277,11 @@ static void holder_undo(struct holder *h) {
                             h->flags & O_CLOEXEC ? O_CLOEXEC : 0, 0);
         h->replaced = false;
         for (size_t i = 0; i < h->n_ep; i++) {
-                unsigned char ev[16] = {0};
-
                 if (!h->ep_deleted[i])
                         continue;
-                memcpy(ev, &h->ep[i].events, 4);
-                memcpy(ev + (h->r.pers->epoll_event_packed ? 4 : 8), &h->ep[i].data, 8);
-                if (remote_write(&h->r, h->r.scratch + SCR_EVENT, ev, sizeof(ev)) == 0)
-                        (void)rcall(h, ARCH_SYS_EPOLL_CTL, (uint64_t)h->ep_fd[i], EPOLL_CTL_ADD,
+                if (remote_write_epoll_event(&h->r, h->r.scratch + SCR_EVENT, h->ep[i].e.events,
+                                             h->ep[i].e.data) == 0)
+                        (void)rcall(h, ARCH_SYS_EPOLL_CTL, (uint64_t)h->ep[i].epfd, EPOLL_CTL_ADD,
                                     (uint64_t)h->fd, h->r.scratch + SCR_EVENT);
                 h->ep_deleted[i] = false;
         }
