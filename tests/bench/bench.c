@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * bench: how `reptyrctl adopt --direct` performs against the product's bars.
+ * bench: how `reptyrctl adopt` performs against the product's bars, with
+ * --direct and (as root, given a reptyrd) through the helper.
  *
- *   bench [-n RUNS] [-s FLOOD_BYTES] REPTYRCTL VICTIM
+ *   bench [-n RUNS] [-s FLOOD_BYTES]
+ *         [--reptyrd PATH --bus-policy CONF --polkit-policy POLICY
+ *          [--rules RULES]...] REPTYRCTL VICTIM
  *
  * Three figures, each measured RUNS times with a fresh victim and reported as
  * min / median / max beside its limit or baseline:
@@ -22,16 +25,39 @@
  *      read on C's master through the relay, against the same victim writing
  *      straight into a pty whose master the bench reads (the limit).
  *
+ * Through the helper (with --reptyrd, as root), after those: bus-bench.py
+ * (a coprocess, with tests/bus/rig.py) runs a private dbus-daemon with the
+ * project's bus policy and an activation file for that reptyrd, told by
+ * --ptrace-scope-file that Yama's ptrace_scope is 0, and real polkitd with
+ * the given actions and rules; so the shipped default rule lets a user adopt
+ * its own process without a password. Victim and reptyrctl (copies in a
+ * mode-755 directory) run as nobody:nogroup without supplementary groups,
+ * the credentials `setpriv --reuid=nobody --regid=nogroup --clear-groups`
+ * gives, set in the forked child itself so that no extra exec is timed. The
+ * first echo, measured as in (a) with `reptyrctl adopt --no-ask-password -q
+ * PID`, after one unmeasured adoption that warms polkitd up:
+ *
+ *  (d) cold: the helper is not running (stopped before each run, its name
+ *      gone from the bus): bus activation + polkit + adoption;
+ *  (e) warm: the helper already running (the same process for every run);
+ *  (f) the helper's VmRSS and VmHWM from /proc after those runs.
+ *
  * Nothing here sleeps for a fixed time: every wait is a poll() against a
  * deadline. Every child is killed and reaped before exit, also on SIGINT and
- * SIGTERM. Exit status: 0 when every figure was measured (met or not), 1 when
- * a measurement failed, 2 on bad usage.
+ * SIGTERM; the coprocess tears its bus, polkitd and helper down when told to,
+ * on those signals, or when bench is gone (EOF on its stdin). Exit status: 0
+ * when every figure was measured (met or not), or the helper figures were
+ * skipped with the reason (not root, no polkitd); 1 when a measurement
+ * failed, 2 on bad usage.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
+#include <grp.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <poll.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -55,11 +81,26 @@
 #define DEADLINE_REPLY (10 * NSEC_PER_SEC)
 #define DEADLINE_FLOOD (120 * NSEC_PER_SEC)
 #define DEADLINE_EXIT (5 * NSEC_PER_SEC)
+/* The coprocess: setting up waits up to 10 s for each of the bus and polkitd,
+ * stopping the helper up to 6 s for its exit and 10 s for its name to go. */
+#define DEADLINE_RIG (60 * NSEC_PER_SEC)
 
 /* The product's performance bars (brief: product.md, engine.md). */
 #define TARGET_ECHO_MS 20.0
 #define TARGET_FROZEN_MS 1.5
 #define TARGET_RELAY_RATIO 0.95
+/* Through the helper (brief: issue "the privileged path", benchmark). */
+#define TARGET_HELPER_COLD_MS 60.0
+#define TARGET_HELPER_WARM_MS 30.0
+#define TARGET_HELPER_RSS_KIB 4096.0
+
+/* Where bench finds its coprocess; meson passes the source tree's. */
+#ifndef BUS_BENCH_SCRIPT
+#define BUS_BENCH_SCRIPT "tests/bench/bus-bench.py"
+#endif
+#ifndef PYTHON3
+#define PYTHON3 "/usr/bin/python3"
+#endif
 
 static const char *reptyrctl_path;
 static const char *victim_path;
@@ -191,10 +232,18 @@ static int pty_make_raw(const struct pty *p) {
         return 0;
 }
 
+/* Who a child runs as: NULL is bench's own credentials and environment. */
+struct identity {
+        uid_t uid;
+        gid_t gid;
+        char **envp;
+};
+
 /* Fork and exec argv in its own session whose controlling terminal is the
- * slave of `p`, with that slave as stdin, stdout and stderr. The parent's
- * copy of the slave is closed once the child holds its own. */
-static pid_t spawn_on_pty(struct pty *p, char *const argv[]) {
+ * slave of `p`, with that slave as stdin, stdout and stderr, as `who`
+ * (without supplementary groups) when not NULL. The parent's copy of the
+ * slave is closed once the child holds its own. */
+static pid_t spawn_on_pty_as(struct pty *p, char *const argv[], const struct identity *who) {
         pid_t pid = fork();
 
         if (pid < 0)
@@ -207,7 +256,15 @@ static pid_t spawn_on_pty(struct pty *p, char *const argv[]) {
                 if (dup2(p->slave, 0) < 0 || dup2(p->slave, 1) < 0 || dup2(p->slave, 2) < 0)
                         _exit(126);
                 signal(SIGPIPE, SIG_DFL);
-                execv(argv[0], argv);
+                if (who) {
+                        /* What setpriv --reuid --regid --clear-groups does. */
+                        if (setgroups(0, NULL) < 0 || setresgid(who->gid, who->gid, who->gid) < 0 ||
+                            setresuid(who->uid, who->uid, who->uid) < 0)
+                                _exit(126);
+                        execve(argv[0], argv, who->envp);
+                } else {
+                        execv(argv[0], argv);
+                }
                 _exit(127);
         }
         child_track(pid);
@@ -457,13 +514,14 @@ static void session_init(struct session *s) {
         s->a.master = s->a.slave = s->c.master = s->c.slave = s->client_pidfd = -1;
 }
 
-/* Start the victim on a fresh pty A and wait for its "READY pid=N". */
-static int start_victim(struct session *s, char *const argv[]) {
+/* Start the victim (as `who`) on a fresh pty A and wait for its
+ * "READY pid=N". */
+static int start_victim_as(struct session *s, char *const argv[], const struct identity *who) {
         int r;
 
         if (pty_open(&s->a) < 0)
                 return -1;
-        s->victim = spawn_on_pty(&s->a, argv);
+        s->victim = spawn_on_pty_as(&s->a, argv, who);
         if (s->victim < 0) {
                 s->victim = 0;
                 return -1;
@@ -475,17 +533,18 @@ static int start_victim(struct session *s, char *const argv[]) {
         return r < 0 ? -1 : 0;
 }
 
-/* Spawn reptyrctl on a fresh raw pty C and type "x" into C at once. Returns
- * the spawn time in *t0. */
-static int start_client(struct session *s, int64_t *t0) {
-        char pid_arg[32];
-        char *argv[] = {(char *)reptyrctl_path, "adopt", "--direct", "-q", pid_arg, NULL};
+static int start_victim(struct session *s, char *const argv[]) {
+        return start_victim_as(s, argv, NULL);
+}
 
-        snprintf(pid_arg, sizeof(pid_arg), "%d", (int)s->victim);
+/* Spawn the client `argv` (as `who`) on a fresh raw pty C and type "x" into
+ * C at once. Returns the spawn time in *t0. */
+static int start_client_as(struct session *s, int64_t *t0, char *const argv[],
+                           const struct identity *who) {
         if (pty_open(&s->c) < 0 || pty_make_raw(&s->c) < 0)
                 return -1;
         *t0 = now_ns();
-        s->client = spawn_on_pty(&s->c, argv);
+        s->client = spawn_on_pty_as(&s->c, argv, who);
         if (s->client < 0) {
                 s->client = 0;
                 return -1;
@@ -494,6 +553,15 @@ static int start_client(struct session *s, int64_t *t0) {
                 return -1;
         s->client_pidfd = pidfd_open_checked(s->client);
         return s->client_pidfd < 0 ? -1 : 0;
+}
+
+/* `reptyrctl adopt --direct -q PID` for the victim of `s`. */
+static int start_client(struct session *s, int64_t *t0) {
+        char pid_arg[32];
+        char *argv[] = {(char *)reptyrctl_path, "adopt", "--direct", "-q", pid_arg, NULL};
+
+        snprintf(pid_arg, sizeof(pid_arg), "%d", (int)s->victim);
+        return start_client_as(s, t0, argv, NULL);
 }
 
 /* Wait for the echoed "x" on C. Returns 0 and *t1, or -1 with the reason. */
@@ -713,10 +781,450 @@ static void print_row(const char *name, const struct series *s, const char *limi
                series_median(s), series_max(s), limit, target, met);
 }
 
+/* ---- through the helper: the coprocess that runs bus and polkitd ---- */
+
+#define MAX_RULES 16
+
+struct helper_opts {
+        const char *reptyrd;
+        const char *bus_policy;
+        const char *polkit_policy;
+        const char *rules[MAX_RULES];
+        size_t n_rules;
+};
+
+struct rig {
+        pid_t pid;      /* bus-bench.py, 0 when not running */
+        int cmd, reply; /* our ends of its stdin and stdout */
+        char buf[4096];
+        size_t len;
+        char address[1024];
+        char reptyrctl[PATH_MAX]; /* the copies nobody can run */
+        char victim[PATH_MAX];
+};
+
+/* The next line bus-bench.py says, without its newline. */
+static int rig_read_line(struct rig *r, char *line, size_t size, int64_t deadline) {
+        for (;;) {
+                char *nl = memchr(r->buf, '\n', r->len);
+                struct pollfd pfd = {.fd = r->reply, .events = POLLIN};
+                ssize_t n;
+                int p;
+
+                if (nl || r->len == sizeof(r->buf)) {
+                        size_t used = nl ? (size_t)(nl - r->buf) : r->len;
+                        snprintf(line, size, "%.*s", (int)used, r->buf);
+                        used += nl ? 1 : 0;
+                        memmove(r->buf, r->buf + used, r->len - used);
+                        r->len -= used;
+                        return 0;
+                }
+                p = poll(&pfd, 1, ms_until(deadline));
+                if (p < 0 && errno == EINTR)
+                        continue;
+                if (p < 0)
+                        return fail("poll: %s", strerror(errno));
+                if (p == 0)
+                        return fail("bus-bench.py answered nothing within %" PRId64 " s",
+                                    DEADLINE_RIG / NSEC_PER_SEC);
+                n = read(r->reply, r->buf + r->len, sizeof(r->buf) - r->len);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        return fail("reading from bus-bench.py: %s", strerror(errno));
+                if (n == 0)
+                        return fail("bus-bench.py exited without an answer (its messages, if "
+                                    "any, are above)");
+                r->len += (size_t)n;
+        }
+}
+
+/* Read a line that must be "KEY VALUE"; VALUE (at most `size` bytes) in
+ * `value`. "error REASON" from bus-bench.py becomes the failure. */
+static int rig_expect(struct rig *r, const char *key, char *value, size_t size) {
+        char line[sizeof(r->buf) + 1];
+        size_t klen = strlen(key);
+
+        if (rig_read_line(r, line, sizeof(line), now_ns() + DEADLINE_RIG) < 0)
+                return -1;
+        if (strncmp(line, "error ", 6) == 0)
+                return fail("bus-bench.py: %s", line + 6);
+        if (strncmp(line, key, klen) != 0 || (line[klen] != ' ' && line[klen] != '\0'))
+                return fail("bus-bench.py said \"%s\", expected \"%s ...\"", line, key);
+        if (value && (size_t)snprintf(value, size, "%s", line[klen] ? line + klen + 1 : "") >= size)
+                return fail("bus-bench.py: %s too long", key);
+        return 0;
+}
+
+/* Send a command, read its answer "KEY VALUE". */
+static int rig_ask(struct rig *r, const char *cmd, const char *key, char *value, size_t size) {
+        char line[64];
+        size_t len = (size_t)snprintf(line, sizeof(line), "%s\n", cmd);
+
+        if (write(r->cmd, line, len) != (ssize_t)len)
+                return fail("telling bus-bench.py \"%s\": %s", cmd, strerror(errno));
+        return rig_expect(r, key, value, size);
+}
+
+static int rig_ask_pid(struct rig *r, const char *cmd, const char *key, pid_t *pid) {
+        char value[32], *end;
+        long v;
+
+        if (rig_ask(r, cmd, key, value, sizeof(value)) < 0)
+                return -1;
+        errno = 0;
+        v = strtol(value, &end, 10);
+        if (errno || end == value || *end || v < 0 || v > INT_MAX)
+                return fail("bus-bench.py: bad pid \"%s\"", value);
+        *pid = (pid_t)v;
+        return 0;
+}
+
+/* Start bus-bench.py and wait until its bus and polkitd are up. 0: ready;
+ * 1: it cannot run here (the reason in `failure`); -1: it failed. */
+static int rig_start(struct rig *r, const struct helper_opts *o) {
+        char *argv[16 + 2 * MAX_RULES];
+        char line[sizeof(r->buf) + 1];
+        int in[2], out[2];
+        size_t n = 0;
+
+        memset(r, 0, sizeof(*r));
+        r->cmd = r->reply = -1;
+        argv[n++] = PYTHON3;
+        argv[n++] = BUS_BENCH_SCRIPT;
+        argv[n++] = "--bus-policy";
+        argv[n++] = (char *)o->bus_policy;
+        argv[n++] = "--polkit-policy";
+        argv[n++] = (char *)o->polkit_policy;
+        for (size_t i = 0; i < o->n_rules; i++) {
+                argv[n++] = "--rules";
+                argv[n++] = (char *)o->rules[i];
+        }
+        argv[n++] = "--reptyrd";
+        argv[n++] = (char *)o->reptyrd;
+        argv[n++] = "--reptyrctl";
+        argv[n++] = (char *)reptyrctl_path;
+        argv[n++] = "--victim";
+        argv[n++] = (char *)victim_path;
+        argv[n] = NULL;
+
+        if (pipe2(in, O_CLOEXEC) < 0)
+                return fail("pipe2: %s", strerror(errno));
+        if (pipe2(out, O_CLOEXEC) < 0) {
+                close(in[0]);
+                close(in[1]);
+                return fail("pipe2: %s", strerror(errno));
+        }
+        /* Not among `children`: a SIGKILL would leave its bus, polkitd and
+         * helper behind. It tears down by itself when our end of its stdin
+         * closes, whichever way bench ends. */
+        r->pid = fork();
+        if (r->pid == 0) {
+                if (dup2(in[0], 0) < 0 || dup2(out[1], 1) < 0)
+                        _exit(126);
+                execv(argv[0], argv);
+                fprintf(stderr, "bench: %s: %s\n", argv[0], strerror(errno));
+                _exit(127);
+        }
+        close(in[0]);
+        close(out[1]);
+        r->cmd = in[1];
+        r->reply = out[0];
+        if (r->pid < 0) {
+                r->pid = 0;
+                return fail("fork: %s", strerror(errno));
+        }
+
+        for (;;) {
+                char *value;
+
+                if (rig_read_line(r, line, sizeof(line), now_ns() + DEADLINE_RIG) < 0)
+                        return -1;
+                if (strcmp(line, "ready") == 0)
+                        break;
+                value = strchr(line, ' ');
+                if (!value)
+                        return fail("bus-bench.py said \"%s\"", line);
+                *value++ = '\0';
+                if (strcmp(line, "skip") == 0) {
+                        fail("%s", value);
+                        return 1;
+                }
+                if (strcmp(line, "error") == 0)
+                        return fail("bus-bench.py: %s", value);
+                if (strcmp(line, "address") == 0)
+                        snprintf(r->address, sizeof(r->address), "%s", value);
+                else if (strcmp(line, "reptyrctl") == 0)
+                        snprintf(r->reptyrctl, sizeof(r->reptyrctl), "%s", value);
+                else if (strcmp(line, "victim") == 0)
+                        snprintf(r->victim, sizeof(r->victim), "%s", value);
+                else
+                        return fail("bus-bench.py said \"%s %s\"", line, value);
+        }
+        if (!r->address[0] || !r->reptyrctl[0] || !r->victim[0])
+                return fail("bus-bench.py was ready without address, reptyrctl or victim");
+        return 0;
+}
+
+/* Tell bus-bench.py to tear down and wait for it; SIGKILL at the deadline
+ * (which leaves the helper behind: said on stderr). */
+static void rig_end(struct rig *r) {
+        if (r->cmd >= 0) {
+                if (write(r->cmd, "quit\n", 5) < 0) {
+                        /* gone already: the EOF below tells it the same */
+                }
+                close(r->cmd);
+        }
+        r->cmd = -1;
+        if (r->pid > 0) {
+                int pidfd = (int)syscall(SYS_pidfd_open, r->pid, 0);
+
+                if (pidfd >= 0) {
+                        struct pollfd pfd = {.fd = pidfd, .events = POLLIN};
+                        int64_t deadline = now_ns() + DEADLINE_RIG;
+                        int p;
+
+                        do
+                                p = poll(&pfd, 1, ms_until(deadline));
+                        while (p < 0 && errno == EINTR);
+                        if (p == 0) {
+                                fprintf(stderr,
+                                        "bench: bus-bench.py did not tear down within "
+                                        "%" PRId64 " s; killed\n",
+                                        DEADLINE_RIG / NSEC_PER_SEC);
+                                kill(r->pid, SIGKILL);
+                        }
+                        close(pidfd);
+                }
+                while (waitpid(r->pid, NULL, 0) < 0 && errno == EINTR)
+                        ;
+        }
+        r->pid = 0;
+        if (r->reply >= 0)
+                close(r->reply);
+        r->reply = -1;
+}
+
+/* ---- through the helper: the measurements ---- */
+
+struct helper {
+        struct rig rig;
+        struct identity who; /* nobody:nogroup, no groups, the rig's bus */
+        char *envp[8];
+        char env_bus[sizeof("DBUS_SYSTEM_BUS_ADDRESS=") + 1024];
+        char env_term[256];
+};
+
+static int helper_init_identity(struct helper *h) {
+        struct passwd *pw = getpwnam("nobody");
+        struct group *gr = getgrnam("nogroup");
+        const char *term = getenv("TERM");
+        size_t n = 0;
+
+        if (!pw)
+                return fail("no user nobody");
+        h->who.uid = pw->pw_uid;
+        h->who.gid = gr ? gr->gr_gid : pw->pw_gid;
+        snprintf(h->env_bus, sizeof(h->env_bus), "DBUS_SYSTEM_BUS_ADDRESS=%s", h->rig.address);
+        h->envp[n++] = "PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin";
+        h->envp[n++] = "LANG=C.UTF-8";
+        h->envp[n++] = "HOME=/";
+        h->envp[n++] = h->env_bus;
+        if (term) {
+                snprintf(h->env_term, sizeof(h->env_term), "TERM=%s", term);
+                h->envp[n++] = h->env_term;
+        }
+        h->envp[n] = NULL;
+        h->who.envp = h->envp;
+        return 0;
+}
+
+/* The first echo through the helper, as (a) but as nobody and without
+ * --direct. */
+static int run_helper_echo(struct helper *h, double *ms) {
+        char pid_arg[32];
+        char *vargv[] = {h->rig.victim, "read", NULL};
+        char *cargv[] = {h->rig.reptyrctl, "adopt", "--no-ask-password", "-q", pid_arg, NULL};
+        struct session s;
+        int64_t t0, t1;
+        int r;
+
+        session_init(&s);
+        r = start_victim_as(&s, vargv, &h->who);
+        if (r == 0) {
+                snprintf(pid_arg, sizeof(pid_arg), "%d", (int)s.victim);
+                r = start_client_as(&s, &t0, cargv, &h->who);
+        }
+        if (r == 0)
+                r = wait_echo(&s, &t1);
+        if (r == 0)
+                *ms = (double)(t1 - t0) / 1e6;
+        session_end(&s);
+        return r;
+}
+
+/* VmRSS and VmHWM of `pid`, in KiB. */
+static int read_vm(pid_t pid, double *rss, double *hwm) {
+        char path[64], line[256];
+        int found = 0;
+        FILE *f;
+
+        snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+        f = fopen(path, "re");
+        if (!f)
+                return fail("%s: %s", path, strerror(errno));
+        while (fgets(line, sizeof(line), f)) {
+                unsigned long kib;
+
+                if (sscanf(line, "VmRSS: %lu kB", &kib) == 1) {
+                        *rss = (double)kib;
+                        found |= 1;
+                } else if (sscanf(line, "VmHWM: %lu kB", &kib) == 1) {
+                        *hwm = (double)kib;
+                        found |= 2;
+                }
+        }
+        fclose(f);
+        return found == 3 ? 0 : fail("%s: no VmRSS or VmHWM", path);
+}
+
+struct helper_figures {
+        struct series cold, warm;
+        double rss_kib, hwm_kib;
+        bool have_vm;
+        bool skipped;
+        char skip_reason[256];
+};
+
+/* Stop the helper, or say why not. */
+static int helper_stop(struct helper *h) {
+        pid_t pid;
+
+        return rig_ask_pid(&h->rig, "stop", "stopped", &pid);
+}
+
+/* A failed run: its reason, then the bus's and polkitd's logs on stderr. */
+static void helper_run_failed(struct helper *h, const char *what, unsigned long run) {
+        char reason[sizeof(failure)];
+
+        snprintf(reason, sizeof(reason), "%s", failure);
+        printf("bench: %s, run %lu FAILED: %s\n", what, run, reason);
+        fflush(stdout);
+        failure[0] = '\0';
+        if (rig_ask(&h->rig, "logs", "ok", NULL, 0) < 0)
+                printf("bench: (no logs: %s)\n", failure);
+}
+
+/* (d), (e), (f). Returns 0 when every figure was measured or the section
+ * was skipped (f->skipped, with the reason), -1 when something failed. */
+static int measure_helper(const struct helper_opts *o, unsigned long runs,
+                          struct helper_figures *f) {
+        struct helper h;
+        pid_t warm_pid = 0, pid;
+        bool ok = true;
+        double ms;
+        int r;
+
+        memset(&h, 0, sizeof(h));
+        f->skipped = false;
+        if (geteuid() != 0) {
+                f->skipped = true;
+                snprintf(f->skip_reason, sizeof(f->skip_reason),
+                         "needs root (private dbus-daemon, polkitd, running clients as nobody)");
+                return 0;
+        }
+        failure[0] = '\0';
+        r = rig_start(&h.rig, o);
+        if (r == 1) {
+                f->skipped = true;
+                snprintf(f->skip_reason, sizeof(f->skip_reason), "%s", failure);
+                rig_end(&h.rig);
+                return 0;
+        }
+        if (r < 0 || helper_init_identity(&h) < 0) {
+                printf("bench: through the helper: setup FAILED: %s\n", failure);
+                rig_end(&h.rig);
+                return -1;
+        }
+        printf("bench: through the helper %s: %s adopt --no-ask-password -q PID as nobody, "
+               "victim %s, bus %s, %lu runs each cold and warm\n",
+               o->reptyrd, reptyrctl_path, victim_path, h.rig.address, runs);
+        fflush(stdout);
+
+        /* One adoption first, not measured: it shows the path works at all,
+         * and leaves polkitd warm (it has run the rules once) as it is on a
+         * machine where it has served anyone before. */
+        failure[0] = '\0';
+        if (run_helper_echo(&h, &ms) < 0) {
+                helper_run_failed(&h, "through the helper, warm-up adoption", 1);
+                rig_end(&h.rig);
+                return -1;
+        }
+
+        for (unsigned long i = 0; ok && i < runs; i++) {
+                failure[0] = '\0';
+                if (helper_stop(&h) == 0 && run_helper_echo(&h, &ms) == 0) {
+                        f->cold.v[f->cold.n++] = ms;
+                } else {
+                        helper_run_failed(&h, "helper cold", i + 1);
+                        ok = false;
+                }
+        }
+
+        /* The helper the last cold run started serves every warm run. */
+        failure[0] = '\0';
+        if (ok && rig_ask_pid(&h.rig, "pid", "pid", &warm_pid) < 0) {
+                helper_run_failed(&h, "helper warm", 0);
+                ok = false;
+        } else if (ok && warm_pid == 0) {
+                fail("the helper is not running after the cold runs");
+                helper_run_failed(&h, "helper warm", 0);
+                ok = false;
+        }
+        for (unsigned long i = 0; ok && i < runs; i++) {
+                failure[0] = '\0';
+                if (run_helper_echo(&h, &ms) == 0 && rig_ask_pid(&h.rig, "pid", "pid", &pid) == 0) {
+                        if (pid == warm_pid) {
+                                f->warm.v[f->warm.n++] = ms;
+                                continue;
+                        }
+                        fail("not warm: the helper is pid %d now, was %d (it exited and was "
+                             "activated again)",
+                             (int)pid, (int)warm_pid);
+                }
+                helper_run_failed(&h, "helper warm", i + 1);
+                ok = false;
+        }
+
+        if (ok) {
+                failure[0] = '\0';
+                if (read_vm(warm_pid, &f->rss_kib, &f->hwm_kib) == 0) {
+                        f->have_vm = true;
+                } else {
+                        printf("bench: helper RSS FAILED: %s\n", failure);
+                        ok = false;
+                }
+        }
+        rig_end(&h.rig);
+        return ok ? 0 : -1;
+}
+
+static void print_single(const char *name, double v, const char *limit, const char *target,
+                         const char *met) {
+        printf("%-26s %10s %10.3f %10s   %-24s %-20s %s\n", name, "-", v, "-", limit, target, met);
+}
+
 static void usage(FILE *f) {
-        fprintf(f, "usage: bench [-n RUNS] [-s FLOOD_BYTES] REPTYRCTL VICTIM\n"
+        fprintf(f, "usage: bench [-n RUNS] [-s FLOOD_BYTES]\n"
+                   "             [--reptyrd PATH --bus-policy CONF --polkit-policy POLICY\n"
+                   "              [--rules RULES]...] REPTYRCTL VICTIM\n"
                    "  Measures `REPTYRCTL adopt --direct -q PID` against VICTIM\n"
-                   "  (modes read, tick, write-flood N). Defaults: 20 runs, 64 MiB flood.\n");
+                   "  (modes read, tick, write-flood N). Defaults: 20 runs, 64 MiB flood.\n"
+                   "  With --reptyrd (as root), also `REPTYRCTL adopt --no-ask-password -q PID`\n"
+                   "  as nobody through that helper, cold and warm, on a private bus\n"
+                   "  (dbus/org.reptyr.Reptyr1.conf) with polkitd running the actions of\n"
+                   "  POLICY (polkit/org.reptyr.Reptyr1.policy) and the RULES files\n"
+                   "  (polkit/50-reptyr.rules); the helper's RSS after those runs.\n");
 }
 
 int main(int argc, char **argv) {
@@ -724,13 +1232,40 @@ int main(int argc, char **argv) {
         unsigned long long flood = 64ull << 20;
         struct series echo, frozen, baseline, relay, direct;
         struct sigaction sa = {.sa_handler = on_fatal_signal};
+        struct helper_opts hopts = {.n_rules = 0};
+        struct helper_figures helper = {.skipped = false};
+        enum { OPT_REPTYRD = 256, OPT_BUS_POLICY, OPT_POLKIT_POLICY, OPT_RULES };
+        static const struct option longopts[] = {
+                {"help", no_argument, NULL, 'h'},
+                {"reptyrd", required_argument, NULL, OPT_REPTYRD},
+                {"bus-policy", required_argument, NULL, OPT_BUS_POLICY},
+                {"polkit-policy", required_argument, NULL, OPT_POLKIT_POLICY},
+                {"rules", required_argument, NULL, OPT_RULES},
+                {NULL, 0, NULL, 0},
+        };
         bool ok = true;
         char limit[64], met[64];
         int opt;
 
-        while ((opt = getopt(argc, argv, "hn:s:")) != -1) {
+        while ((opt = getopt_long(argc, argv, "hn:s:", longopts, NULL)) != -1) {
                 char *end;
                 switch (opt) {
+                case OPT_REPTYRD:
+                        hopts.reptyrd = optarg;
+                        break;
+                case OPT_BUS_POLICY:
+                        hopts.bus_policy = optarg;
+                        break;
+                case OPT_POLKIT_POLICY:
+                        hopts.polkit_policy = optarg;
+                        break;
+                case OPT_RULES:
+                        if (hopts.n_rules == MAX_RULES) {
+                                fprintf(stderr, "bench: at most %d --rules\n", MAX_RULES);
+                                return 2;
+                        }
+                        hopts.rules[hopts.n_rules++] = optarg;
+                        break;
                 case 'n':
                         errno = 0;
                         runs = strtoul(optarg, &end, 10);
@@ -766,6 +1301,30 @@ int main(int argc, char **argv) {
                         fprintf(stderr, "bench: %s: %s\n", argv[optind + i], strerror(errno));
                         return 2;
                 }
+        if (hopts.reptyrd) {
+                if (!hopts.bus_policy || !hopts.polkit_policy) {
+                        fprintf(stderr, "bench: --reptyrd wants --bus-policy and "
+                                        "--polkit-policy too\n");
+                        return 2;
+                }
+                if (access(hopts.reptyrd, X_OK) < 0) {
+                        fprintf(stderr, "bench: %s: %s\n", hopts.reptyrd, strerror(errno));
+                        return 2;
+                }
+                for (size_t i = 0; i < 2 + hopts.n_rules; i++) {
+                        const char *path = i == 0   ? hopts.bus_policy
+                                           : i == 1 ? hopts.polkit_policy
+                                                    : hopts.rules[i - 2];
+                        if (access(path, R_OK) < 0) {
+                                fprintf(stderr, "bench: %s: %s\n", path, strerror(errno));
+                                return 2;
+                        }
+                }
+        } else if (hopts.bus_policy || hopts.polkit_policy || hopts.n_rules) {
+                fprintf(stderr, "bench: --bus-policy, --polkit-policy and --rules go with "
+                                "--reptyrd\n");
+                return 2;
+        }
 
         sigemptyset(&sa.sa_mask);
         sigaction(SIGINT, &sa, NULL);
@@ -779,7 +1338,10 @@ int main(int argc, char **argv) {
         baseline.v = calloc(runs, sizeof(double));
         relay.v = calloc(runs, sizeof(double));
         direct.v = calloc(runs, sizeof(double));
-        if (!echo.v || !frozen.v || !baseline.v || !relay.v || !direct.v) {
+        helper.cold.v = calloc(runs, sizeof(double));
+        helper.warm.v = calloc(runs, sizeof(double));
+        if (!echo.v || !frozen.v || !baseline.v || !relay.v || !direct.v || !helper.cold.v ||
+            !helper.warm.v) {
                 fprintf(stderr, "bench: out of memory\n");
                 return 1;
         }
@@ -819,6 +1381,10 @@ int main(int argc, char **argv) {
                         break; /* a broken adoption will not mend itself */
         }
 
+        /* Through the helper, in the same run: beside the direct figures. */
+        if (hopts.reptyrd && measure_helper(&hopts, runs, &helper) < 0)
+                ok = false;
+
         printf("\n%-26s %10s %10s %10s   %-24s %-20s %s\n", "figure", "min", "median", "max",
                "limit/baseline (median)", "target", "met (on median)");
         if (echo.n) {
@@ -853,6 +1419,46 @@ int main(int argc, char **argv) {
         } else {
                 printf("%-26s not measured\n", "relay throughput (MiB/s)");
         }
+        if (hopts.reptyrd && helper.skipped) {
+                printf("through the helper: SKIP, not measured: %s\n", helper.skip_reason);
+        } else if (hopts.reptyrd) {
+                /* The direct first echo is the reference for both. */
+                if (echo.n)
+                        snprintf(limit, sizeof(limit), "direct echo: %.3f", series_median(&echo));
+                else
+                        snprintf(limit, sizeof(limit), "direct echo: -");
+                printf("through the helper (as nobody, ptrace_scope 0, shipped default rule):\n");
+                if (helper.cold.n) {
+                        series_sort(&helper.cold);
+                        snprintf(met, sizeof(met), "%s",
+                                 series_median(&helper.cold) <= TARGET_HELPER_COLD_MS ? "yes"
+                                                                                      : "NO");
+                        print_row("helper cold echo (ms)", &helper.cold, limit, "<= 60 ms", met);
+                } else {
+                        printf("%-26s not measured\n", "helper cold echo (ms)");
+                }
+                if (helper.warm.n) {
+                        series_sort(&helper.warm);
+                        snprintf(met, sizeof(met), "%s",
+                                 series_median(&helper.warm) <= TARGET_HELPER_WARM_MS ? "yes"
+                                                                                      : "NO");
+                        print_row("helper warm echo (ms)", &helper.warm, limit, "<= 30 ms", met);
+                } else {
+                        printf("%-26s not measured\n", "helper warm echo (ms)");
+                }
+                if (helper.have_vm) {
+                        snprintf(met, sizeof(met), "%s",
+                                 helper.rss_kib <= TARGET_HELPER_RSS_KIB ? "yes" : "NO");
+                        print_single("helper VmRSS (MiB)", helper.rss_kib / 1024, "after the runs",
+                                     "<= 4 MiB", met);
+                        snprintf(met, sizeof(met), "%s",
+                                 helper.hwm_kib <= TARGET_HELPER_RSS_KIB ? "yes" : "NO");
+                        print_single("helper VmHWM (MiB)", helper.hwm_kib / 1024,
+                                     "peak over its life", "<= 4 MiB", met);
+                } else {
+                        printf("%-26s not measured\n", "helper RSS (MiB)");
+                }
+        }
 
         reap_all_children();
         free(echo.v);
@@ -860,5 +1466,7 @@ int main(int argc, char **argv) {
         free(baseline.v);
         free(relay.v);
         free(direct.v);
+        free(helper.cold.v);
+        free(helper.warm.v);
         return ok ? 0 : 1;
 }
