@@ -288,7 +288,9 @@ def check_root_process(env):
 
 def check_non_dumpable_process(env):
     env.rig.set_ptrace_scope("0")
-    v = py_target(env, "nobody", "nodump", name="nodump")
+    # The victim program, not python: it must be of the helper's own
+    # word size (a 32-bit build's helper adopts only 32-bit programs).
+    v = env.start_victim("nobody", "nodump")
     env.baseline(v)
     inspect_says(env, v, ADOPT_ANY, "challenge", "dumpable")
     with Rules(env, **{"05-adopt": rule_result(ADOPT, "YES")}):

@@ -375,6 +375,12 @@ static int setup_sighup_handle(struct victim *v, int argc, char **argv) {
         return 0;
 }
 
+/* As ssh-agent and gpg-agent do: the kernel then lets no other process of
+ * the same user ptrace it, so adoption needs more than "your own process". */
+static int setup_nodump(struct victim *v, int argc, char **argv) {
+        return prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0 ? -errno : 0;
+}
+
 static int setup_pending(struct victim *v, int argc, char **argv) {
         /* One signal pending on the thread (SigPnd), one on the process
          * (ShdPnd); an engine that drops signals loses one of them. */
@@ -478,6 +484,7 @@ static const struct mode modes[] = {
          .no_winch = true},
         {.name = "threads", .setup = setup_threads, .loop_in_thread = true},
         {.name = "sighup-ignore", .setup = setup_sighup_ignore},
+        {.name = "nodump", .setup = setup_nodump},
         {.name = "sighup-handle", .setup = setup_sighup_handle},
         {.name = "pending", .setup = setup_pending},
         {.name = "children", .setup = setup_children},
