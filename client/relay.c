@@ -286,8 +286,10 @@ static ssize_t buffer_fill(struct buffer *b, int fd) {
                          * on the next read. */
                         if (b->len > 0)
                                 break;
+                        /* End of file: a pty master never says that (it
+                         * reports EIO), /dev/null does: see relay_loop. */
                         if (n == 0)
-                                return -EIO;
+                                return -ENODATA;
                         return errno == EAGAIN ? 0 : -errno;
                 }
                 b->len += (size_t)n;
@@ -430,10 +432,11 @@ static enum relay_status collect_exit_status(int pidfd, int *ret_status) {
         return RELAY_STATUS_UNSUPPORTED;
 }
 
-static int relay_finish(struct relay *r, bool target_exited, struct relay_exit *out) {
-        int k = drain_master(r);
+static int relay_finish(struct relay *r, bool target_exited, bool taken_over,
+                        struct relay_exit *out) {
+        int k = taken_over ? 0 : drain_master(r);
 
-        if (!target_exited) {
+        if (!target_exited && !taken_over) {
                 int n;
                 do
                         n = poll(&(struct pollfd){.fd = r->pidfd, .events = POLLIN}, 1,
@@ -445,7 +448,9 @@ static int relay_finish(struct relay *r, bool target_exited, struct relay_exit *
         terminal_restore(r);
 
         *out = (struct relay_exit){
-                .end = target_exited ? RELAY_TARGET_EXITED : RELAY_TERMINAL_CLOSED,
+                .end = target_exited ? RELAY_TARGET_EXITED
+                       : taken_over  ? RELAY_TAKEN_OVER
+                                     : RELAY_TERMINAL_CLOSED,
                 .status = RELAY_STATUS_UNSUPPORTED,
         };
         if (target_exited)
@@ -486,17 +491,21 @@ static int relay_loop(struct relay *r, struct relay_exit *out) {
                                 return k;
                 }
                 if (p[POLL_PIDFD].revents)
-                        return relay_finish(r, true, out);
+                        return relay_finish(r, true, false, out);
                 /* Every slave fd is closed: the target is exiting or left
                  * the terminal. Also ends a hangup we cannot read past
                  * because stdout is not taking data. */
                 if (p[POLL_MASTER].revents & (POLLHUP | POLLERR))
-                        return relay_finish(r, false, out);
+                        return relay_finish(r, false, false, out);
 
                 if (p[POLL_MASTER].revents & POLLIN) {
                         n = buffer_fill(outb, r->master_fd);
+                        /* Our copy of the master became /dev/null: another
+                         * reptyrctl took the session over (session mode). */
+                        if (n == -ENODATA)
+                                return relay_finish(r, false, true, out);
                         if (n == -EIO)
-                                return relay_finish(r, false, out);
+                                return relay_finish(r, false, false, out);
                         if (n < 0)
                                 return (int)n;
                         p[POLL_STDOUT].revents |= POLLOUT; /* try at once */
@@ -509,6 +518,8 @@ static int relay_loop(struct relay *r, struct relay_exit *out) {
                 if (p[POLL_STDIN].revents) {
                         /* 0 bytes or EIO: our own terminal is gone. */
                         n = buffer_fill(in, STDIN_FILENO);
+                        if (n == -ENODATA)
+                                n = -EIO;
                         if (n < 0)
                                 return (int)n;
                         if (n > 0) {

@@ -14,6 +14,7 @@
 enum relay_end {
         RELAY_TARGET_EXITED,   /* the pidfd reported the target's exit */
         RELAY_TERMINAL_CLOSED, /* every slave fd closed, the target still runs */
+        RELAY_TAKEN_OVER,      /* our master was taken away: another reptyrctl took it over */
 };
 
 enum relay_status {

@@ -307,6 +307,14 @@ static void print_dry_run(const struct engine_result *res, const char *comm) {
 
 /* Exit with the target's status; the numbers are those of a shell. */
 static int report_exit(pid_t pid, const char *comm, const struct relay_exit *ex) {
+        if (ex->end == RELAY_TAKEN_OVER) {
+                if (!arg_quiet)
+                        fprintf(stderr,
+                                "reptyrctl: the session of %d (%s) was taken over by another "
+                                "terminal (reptyrctl adopt --session); it goes on there\n",
+                                (int)pid, comm);
+                return 0;
+        }
         if (ex->end == RELAY_TERMINAL_CLOSED) {
                 if (!arg_quiet)
                         fprintf(stderr,

@@ -5,25 +5,38 @@
 #include "target-info.h"
 #include "util.h"
 
-enum value_kind { VALUE_U32, VALUE_STRING, VALUE_FDS };
+enum value_kind { VALUE_U32, VALUE_STRING, VALUE_INTS };
 
 struct key {
         const char *name;
         enum value_kind kind;
         size_t offset;
+        size_t count_offset; /* VALUE_INTS: the size_t with the number of elements */
 };
 
 #define KEY(name, kind, member)                                                                    \
-        { name, kind, offsetof(struct target_info, member) }
+        { name, kind, offsetof(struct target_info, member), 0 }
+#define INTS(name, member, count)                                                                  \
+        {                                                                                          \
+                name, VALUE_INTS, offsetof(struct target_info, member),                            \
+                        offsetof(struct target_info, count)                                        \
+        }
 
 /* The order of the interface XML. */
 static const struct key keys[] = {
-        KEY("pid", VALUE_U32, pid),          KEY("uid", VALUE_U32, uid),
-        KEY("comm", VALUE_STRING, comm),     KEY("exe", VALUE_STRING, exe),
-        KEY("tty", VALUE_STRING, tty),       KEY("mode", VALUE_STRING, mode),
-        KEY("fds", VALUE_FDS, fds),          KEY("personality", VALUE_STRING, personality),
-        KEY("action", VALUE_STRING, action), KEY("authorized", VALUE_STRING, authorized),
+        KEY("pid", VALUE_U32, pid),
+        KEY("uid", VALUE_U32, uid),
+        KEY("comm", VALUE_STRING, comm),
+        KEY("exe", VALUE_STRING, exe),
+        KEY("tty", VALUE_STRING, tty),
+        KEY("mode", VALUE_STRING, mode),
+        INTS("fds", fds, n_fds),
+        KEY("personality", VALUE_STRING, personality),
+        KEY("action", VALUE_STRING, action),
+        KEY("authorized", VALUE_STRING, authorized),
         KEY("reason", VALUE_STRING, reason),
+        INTS("holders", holders, n_holders),
+        INTS("session-processes", members, n_members),
 };
 
 static const void *field(const struct target_info *info, const struct key *k) {
@@ -62,10 +75,13 @@ void target_info_print_text(const struct target_info *info, FILE *f) {
                         }
                         break;
                 }
-                case VALUE_FDS:
-                        for (size_t j = 0; j < info->n_fds; j++)
-                                fprintf(f, " %d", info->fds[j]);
+                case VALUE_INTS: {
+                        const int *v = field(info, k);
+                        size_t n = *(const size_t *)((const char *)info + k->count_offset);
+                        for (size_t j = 0; j < n; j++)
+                                fprintf(f, " %d", v[j]);
                         break;
+                }
                 }
                 fputc('\n', f);
         }
@@ -147,12 +163,15 @@ void target_info_print_json(const struct target_info *info, FILE *f) {
                 case VALUE_STRING:
                         print_json_string(field(info, k), f);
                         break;
-                case VALUE_FDS:
+                case VALUE_INTS: {
+                        const int *v = field(info, k);
+                        size_t n = *(const size_t *)((const char *)info + k->count_offset);
                         fputc('[', f);
-                        for (size_t j = 0; j < info->n_fds; j++)
-                                fprintf(f, "%s%d", j ? "," : "", info->fds[j]);
+                        for (size_t j = 0; j < n; j++)
+                                fprintf(f, "%s%d", j ? "," : "", v[j]);
                         fputc(']', f);
                         break;
+                }
                 }
         }
         fputs("}\n", f);

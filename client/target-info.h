@@ -25,6 +25,12 @@ struct target_info {
         char action[128];
         char authorized[16];
         char reason[1024];
+        /* Session mode: who holds the terminal's master, and what would
+         * move with the session (through the helper only). */
+        int holders[ENGINE_MAX_HOLDERS];
+        size_t n_holders;
+        int members[ENGINE_MAX_MEMBERS];
+        size_t n_members;
 };
 
 /* "  key: value" lines, keys right-aligned, in the order of the interface

@@ -159,12 +159,13 @@ static int append_pids(sd_bus_message *reply, const char *key, const pid_t *pids
 
         if (k >= 0)
                 k = sd_bus_message_append(reply, "s", key);
+        /* "ai" like the fd lists, so that clients read all of them alike. */
         if (k >= 0)
-                k = sd_bus_message_open_container(reply, 'v', "au");
+                k = sd_bus_message_open_container(reply, 'v', "ai");
         if (k >= 0)
-                k = sd_bus_message_open_container(reply, 'a', "u");
+                k = sd_bus_message_open_container(reply, 'a', "i");
         for (size_t i = 0; k >= 0 && i < n; i++)
-                k = sd_bus_message_append(reply, "u", (uint32_t)pids[i]);
+                k = sd_bus_message_append(reply, "i", (int32_t)pids[i]);
         if (k >= 0)
                 k = sd_bus_message_close_container(reply);
         if (k >= 0)

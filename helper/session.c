@@ -402,8 +402,20 @@ int engine_adopt_session(int pidfd, const struct engine_options *opts, struct en
          * worked: a failure undoes every switch. */
         for (i = 0; i < s.n; i++) {
                 r = holder_freeze(&s.h[i]);
+                if (r == -ENOEXEC) {
+                        engine_fail(err, ENGINE_ERR_UNSUPPORTED, r,
+                                    "%d (%s), which holds the terminal, runs with a register set "
+                                    "this %s build does not know; use a build for its "
+                                    "architecture; nothing was changed",
+                                    (int)s.h[i].pid, s.h[i].comm, arch_build_name);
+                        goto undo;
+                }
                 if (r < 0) {
-                        engine_fail(err, r == -EPERM ? ENGINE_ERR_PERMISSION : ENGINE_ERR_FAILED, r,
+                        engine_fail(err,
+                                    r == -EPERM   ? ENGINE_ERR_PERMISSION
+                                    : r == -EBUSY ? ENGINE_ERR_BUSY
+                                                  : ENGINE_ERR_FAILED,
+                                    r,
                                     "cannot stop %d (%s), which holds the terminal: %s; nothing "
                                     "was changed",
                                     (int)s.h[i].pid, s.h[i].comm, strerror(-r));

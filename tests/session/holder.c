@@ -6,7 +6,10 @@
  * stdout and its stdin to the master. When the master stops working (EOF
  * from /dev/null after a takeover, or EIO) it says "HOLDER: terminal gone"
  * and keeps running until its stdin ends, as a terminal emulator whose tab
- * lost its session would.
+ * lost its session would. Like any terminal emulator it reaps COMMAND when
+ * it exits ("HOLDER: child C exited with status N" or "... killed by signal
+ * N"): the status only becomes known to others (a pidfd's exit info, which
+ * reptyrctl passes on) once the parent has reaped it.
  *
  *   holder COMMAND [ARG...]
  */
@@ -18,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
@@ -28,6 +32,7 @@ int main(int argc, char **argv) {
         char buf[4096];
         int master, slave;
         pid_t child;
+        int child_fd;
         bool have_master = true;
 
         if (argc < 2) {
@@ -55,17 +60,22 @@ int main(int argc, char **argv) {
                 _exit(127);
         }
         close(slave);
+        child_fd = (int)syscall(SYS_pidfd_open, child, 0);
+        if (child_fd < 0)
+                return perror("holder: pidfd_open"), 1;
         snprintf(buf, sizeof(buf), "HOLDER: pid %d child %d\n", (int)getpid(), (int)child);
         say(buf);
 
         for (;;) {
-                struct pollfd p[2] = {
+                struct pollfd p[3] = {
                         {.fd = STDIN_FILENO, .events = POLLIN},
                         {.fd = have_master ? master : -1, .events = POLLIN},
+                        {.fd = child_fd, .events = POLLIN},
                 };
                 ssize_t n;
+                int status;
 
-                if (poll(p, 2, -1) < 0) {
+                if (poll(p, 3, -1) < 0) {
                         if (errno == EINTR)
                                 continue;
                         return 1;
@@ -77,6 +87,18 @@ int main(int argc, char **argv) {
                                 have_master = false;
                         } else
                                 (void)!write(STDOUT_FILENO, buf, (size_t)n);
+                }
+                if (p[2].revents && waitpid(child, &status, WNOHANG) == child) {
+                        if (WIFSIGNALED(status))
+                                snprintf(buf, sizeof(buf), "HOLDER: child %d killed by signal %d\n",
+                                         (int)child, WTERMSIG(status));
+                        else
+                                snprintf(buf, sizeof(buf),
+                                         "HOLDER: child %d exited with status %d\n", (int)child,
+                                         WEXITSTATUS(status));
+                        say(buf);
+                        close(child_fd);
+                        child_fd = -1;
                 }
                 if (p[0].revents) {
                         n = read(STDIN_FILENO, buf, sizeof(buf));
