@@ -58,6 +58,8 @@ struct holder {
         struct remote r;
         long saved, nullfd;
         bool replaced;
+        const struct engine_options *opts; /* for the fault-injection tests */
+        unsigned *step;
         struct proc_epoll_watch ep[MAX_EPOLL];
         bool ep_deleted[MAX_EPOLL];
         size_t n_ep;
@@ -131,6 +133,8 @@ static void add_holder(struct takeover *s, pid_t pid, int dirfd, int fd, const s
                 .ino = st->st_ino,
                 .saved = -1,
                 .nullfd = -1,
+                .opts = s->opts,
+                .step = &s->res->steps,
         };
         h->dirfd = fcntl(dirfd, F_DUPFD_CLOEXEC, 3);
         if (proc_read_stat(dirfd, &ps) == 0)
@@ -232,22 +236,45 @@ static int holder_freeze(struct holder *h) {
         return remote_init(&h->r, &h->t);
 }
 
+/* A checkpoint before each step of a switch, as in process mode: tests make
+ * the step fail, or kill the holder just before it. */
+static int checkpoint(struct holder *h) {
+        if (++*h->step != h->opts->fault.step)
+                return 0;
+        if (h->opts->fault.action == ENGINE_FAULT_FAIL)
+                return -EIO;
+        if (h->opts->fault.action == ENGINE_FAULT_KILL)
+                (void)syscall(SYS_pidfd_send_signal, h->pidfd, SIGKILL, NULL, 0);
+        return 0;
+}
+
+/* One forward step: a checkpoint, then the remote call. */
+static long step(struct holder *h, enum arch_sys sys, uint64_t a0, uint64_t a1, uint64_t a2,
+                 uint64_t a3) {
+        int r = checkpoint(h);
+
+        return r < 0 ? r : rcall(h, sys, a0, a1, a2, a3);
+}
+
 static int holder_switch(struct holder *h) {
         long v;
         int r;
 
+        r = checkpoint(h);
+        if (r < 0)
+                return r;
         r = remote_scratch_map(&h->r);
         if (r < 0)
                 return r;
         r = remote_write(&h->r, h->r.scratch + SCR_DEVNULL, "/dev/null", 10);
         if (r < 0)
                 return r;
-        v = rcall(h, ARCH_SYS_FCNTL, (uint64_t)h->fd, F_DUPFD_CLOEXEC, 3, 0);
+        v = step(h, ARCH_SYS_FCNTL, (uint64_t)h->fd, F_DUPFD_CLOEXEC, 3, 0);
         if (remote_failed(v))
                 return (int)v;
         h->saved = v;
-        v = rcall(h, ARCH_SYS_OPENAT, (uint64_t)(int64_t)AT_FDCWD, h->r.scratch + SCR_DEVNULL,
-                  O_RDWR | O_CLOEXEC, 0);
+        v = step(h, ARCH_SYS_OPENAT, (uint64_t)(int64_t)AT_FDCWD, h->r.scratch + SCR_DEVNULL,
+                 O_RDWR | O_CLOEXEC, 0);
         if (remote_failed(v))
                 return (int)v;
         h->nullfd = v;
@@ -255,14 +282,14 @@ static int holder_switch(struct holder *h) {
          * registrations of that fd (the file stays alive through our copy,
          * so the kernel would not drop them by itself). */
         for (size_t i = 0; i < h->n_ep; i++) {
-                v = rcall(h, ARCH_SYS_EPOLL_CTL, (uint64_t)h->ep[i].epfd, EPOLL_CTL_DEL,
-                          (uint64_t)h->fd, 0);
+                v = step(h, ARCH_SYS_EPOLL_CTL, (uint64_t)h->ep[i].epfd, EPOLL_CTL_DEL,
+                         (uint64_t)h->fd, 0);
                 if (remote_failed(v))
                         return (int)v;
                 h->ep_deleted[i] = true;
         }
-        v = rcall(h, ARCH_SYS_DUP3, (uint64_t)h->nullfd, (uint64_t)h->fd,
-                  h->flags & O_CLOEXEC ? O_CLOEXEC : 0, 0);
+        v = step(h, ARCH_SYS_DUP3, (uint64_t)h->nullfd, (uint64_t)h->fd,
+                 h->flags & O_CLOEXEC ? O_CLOEXEC : 0, 0);
         if (remote_failed(v))
                 return (int)v;
         h->replaced = true;

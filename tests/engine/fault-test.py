@@ -7,6 +7,11 @@ terminal) or cleanly gone (reapable by its parent, no stray child left),
 and the engine must return a clear error.
 
 usage: fault-test.py ENGINE_DRIVER VICTIM {leader|job}
+       fault-test.py ENGINE_DRIVER HOLDER session
+
+In session mode the faults hit the holder of the terminal (a tiny terminal
+emulator running a shell): after a failure it must still hold its master,
+and the session must still answer through it.
 """
 import os
 import re
@@ -38,8 +43,57 @@ def start_victim(w, victim, setup):
     return a, pid, sh
 
 
-def run_driver(driver, pid, fault):
-    p = subprocess.run([driver, "--no-relay", "--fault=" + fault, str(pid)],
+def start_session(w, holder):
+    out, wout = w.pipe_reader("holder")
+    rin, win = os.pipe()
+    h = w.spawn("holder", [holder, "bash", "--norc", "--noprofile", "-i"], rin, wout, wout,
+                env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PS1": "$ ",
+                     "TERM": "dumb"})
+    os.close(rin)
+    os.close(wout)
+    m = w.wait_for(out, r"HOLDER: pid (\d+) child (\d+)", what="holder start")
+    w.wait_for(out, r"\$ ", what="shell prompt")
+    return out, win, h, int(m.group(2))
+
+
+def holder_master(pid):
+    return sorted(fd for fd in os.listdir("/proc/%d/fd" % pid)
+                  if os.readlink("/proc/%d/fd/%s" % (pid, fd)) == "/dev/ptmx")
+
+
+def one_session(driver, holder, action, step):
+    w = harness.World()
+    try:
+        out, win, h, shell = start_session(w, holder)
+        masters = holder_master(h.pid)
+        extra = ["--session"]
+        kv, text = run_driver(driver, shell, "%s:%d" % (action, step), extra)
+        if kv.get("ok") == "1":
+            return "done", int(kv["steps"])
+        if "error" not in kv or not kv.get("message"):
+            raise Failure("step %d %s: no clear error from the engine: %r" % (step, action, text))
+        if action == "kill":
+            if kv["error"] != "TargetGone":
+                raise Failure("step %d kill: expected TargetGone, got %r" % (step, text))
+            w.wait_exit([h], what="the killed holder reaped by its parent")
+            return "gone", None
+        if kv["error"] != "Failed":
+            raise Failure("step %d fail: expected Failed, got %r" % (step, text))
+        if holder_master(h.pid) != masters:
+            raise Failure("step %d fail: the holder's master fds %s became %s"
+                          % (step, masters, holder_master(h.pid)))
+        m = out.mark()
+        os.write(win, b"echo still-$((%d*2))\n" % step)
+        w.wait_for(out, r"still-%d" % (step * 2), since=m, what="session still on its holder")
+        if zombies_of(shell):
+            raise Failure("step %d fail: stray children %r" % (step, zombies_of(shell)))
+        return "restored", kv["message"]
+    finally:
+        w.cleanup()
+
+
+def run_driver(driver, pid, fault, extra=()):
+    p = subprocess.run([driver, "--no-relay", "--fault=" + fault] + list(extra) + [str(pid)],
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=20)
     out = p.stdout.decode()
     return dict(re.findall(r"^(\w+)=(.*)$", out, re.M)), out
@@ -122,7 +176,10 @@ def main():
         step = 1
         while True:
             try:
-                outcome, info = one(driver, victim, setup, action, step)
+                if setup == "session":
+                    outcome, info = one_session(driver, victim, action, step)
+                else:
+                    outcome, info = one(driver, victim, setup, action, step)
             except Failure as e:
                 print("FAIL: %s" % e, flush=True)
                 failures += 1
@@ -139,7 +196,7 @@ def main():
                 print("FAIL: the engine never finished; fault steps do not end", flush=True)
                 failures += 1
                 break
-    if total is None or total < 5:
+    if total is None or total < (3 if setup == "session" else 5):
         print("FAIL: implausible step count %r" % total)
         failures += 1
     print("PASS" if failures == 0 else "FAIL: %d problems" % failures)
