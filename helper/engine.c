@@ -268,8 +268,6 @@ struct adoption {
         unsigned step;
 };
 
-static void term_fds_reset(struct adoption *a) { a->n_term = 0; }
-
 /* A checkpoint between two steps of the recipe. Tests inject faults here:
  * the target is killed just before the step, or the step fails. */
 static int checkpoint(struct adoption *a) {
@@ -329,7 +327,7 @@ static bool fd_is_tty(int pidfd, int fd) {
 static int select_term_fds(struct adoption *a, const struct proc_fd *fds, size_t n) {
         dev_t tty = a->ctty;
 
-        term_fds_reset(a);
+        a->n_term = 0;
         if (a->opts->fds == ENGINE_FDS_TERMINAL && !tty) {
                 for (int want = 0; want <= 2 && !tty; want++)
                         for (size_t i = 0; i < n; i++)
@@ -752,11 +750,6 @@ static int freeze(struct adoption *a) {
 }
 
 /* ---- the steps ---- */
-
-#define RCALL(a, sys, ...) remote_syscall(&(a)->r, sys, __VA_ARGS__)
-#define ARGS6(a0, a1, a2, a3, a4, a5)                                                              \
-        (uint64_t)(a0), (uint64_t)(a1), (uint64_t)(a2), (uint64_t)(a3), (uint64_t)(a4),            \
-                (uint64_t)(a5)
 
 static long rcall(struct adoption *a, enum arch_sys sys, uint64_t a0, uint64_t a1, uint64_t a2,
                   uint64_t a3) {
