@@ -802,6 +802,16 @@ static int build_pty(struct adoption *a) {
         a->master = (int)syscall(SYS_pidfd_getfd, a->pidfd, (int)a->t_master, 0);
         if (a->master < 0)
                 return step_error(a, "taking the pty master", -errno);
+        /* "/dev/ptmx" was looked up in the target's mount namespace, which
+         * its owner may control: make sure it is the real multiplexer
+         * before we (perhaps root) issue a single ioctl on it. */
+        {
+                struct stat st;
+                if (fstat(a->master, &st) < 0 || !S_ISCHR(st.st_mode) ||
+                    st.st_rdev != makedev(5, 2))
+                        return step_error(a, "opening /dev/ptmx in it (not the pty multiplexer)",
+                                          -ENOTTY);
+        }
         if (ioctl(a->master, TIOCSPTLCK, &(int){0}) < 0)
                 return step_error(a, "unlocking the new pty", -errno);
 
