@@ -451,30 +451,43 @@ static int frozen_children_in_group(struct adoption *a) {
         return 0;
 }
 
-static int check_personality(struct adoption *a) {
-        unsigned char ehdr[64];
-        _cleanup_close_ int fd = openat(a->dirfd, "exe", O_RDONLY | O_CLOEXEC);
-        ssize_t n;
-
-        /* Unreadable exe (deleted, or no permission): decide on the regset
-         * once it is stopped instead. */
-        if (fd < 0)
-                return 0;
-        const struct arch_personality *pers;
-
-        n = pread(fd, ehdr, sizeof(ehdr), 0);
-        if (n < 20)
-                return 0;
-        pers = arch_personality_from_elf(ehdr, (size_t)n);
-        if (pers) {
-                a->res->personality = pers->name;
-                return 0;
+/* The word size of a process from the layout of its auxiliary vector
+ * (pairs of words, ending with a zero type): 8 or 4, 0 if neither fits. */
+static unsigned auxv_word_size(const unsigned char *buf, size_t len) {
+        for (unsigned w = 8; w >= 4; w -= 4) {
+                for (size_t off = 0; off + 2 * w <= len; off += 2 * w) {
+                        uint64_t type = 0;
+                        memcpy(&type, buf + off, w); /* little-endian, as on x86 */
+                        if (type == 0)
+                                return w;
+                        if (type > 255)
+                                break; /* no AT_* is that big: wrong width */
+                }
         }
+        return 0;
+}
+
+/* Refuse a target of a personality this build cannot adopt before touching
+ * it. Decided from /proc/PID/auxv, which is kernel memory: the target's
+ * executable is never opened, as it may sit on a filesystem its owner
+ * serves (FUSE) and block a privileged helper. The regset decides again
+ * once it is stopped. */
+static int check_personality(struct adoption *a) {
+        unsigned char buf[4096];
+        ssize_t n = proc_read(a->dirfd, "auxv", (char *)buf, sizeof(buf));
+        unsigned w = n > 0 ? auxv_word_size(buf, (size_t)n) : 0;
+
+        if (w == 0)
+                return 0;
+        for (size_t i = 0; arch_personalities[i]; i++)
+                if (arch_personalities[i]->word_size == w) {
+                        a->res->personality = arch_personalities[i]->name;
+                        return 0;
+                }
         return engine_fail(a->err, ENGINE_ERR_UNSUPPORTED, -ENOEXEC,
-                           "process %d (%s) is a %s program this %s build cannot adopt; use a "
+                           "process %d (%s) is a %u-bit program this %s build cannot adopt; use a "
                            "build for its architecture",
-                           (int)a->pid, a->stat.comm,
-                           n > 4 && ehdr[4] == 1 ? "32-bit" : "64-bit or foreign", arch_build_name);
+                           (int)a->pid, a->stat.comm, w * 8, arch_build_name);
 }
 
 /* The facts a permission model needs, from what inspect()/freeze() read. */
