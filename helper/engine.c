@@ -758,6 +758,14 @@ static int freeze(struct adoption *a) {
                                    (int)a->pid, a->stat.comm);
         if (r < 0)
                 return step_error(a, "reading its registers", r);
+        /* The auxiliary vector said one word size, the registers must say
+         * the same: an x32 task has 32-bit words but x86_64 registers, and
+         * needs syscall numbers this build does not have. */
+        if (a->res->personality && strcmp(a->res->personality, a->r.pers->name) != 0)
+                return engine_fail(a->err, ENGINE_ERR_UNSUPPORTED, -ENOEXEC,
+                                   "process %d (%s) looks like a %s program but runs with %s "
+                                   "registers (an x32 program?); this build cannot adopt it",
+                                   (int)a->pid, a->stat.comm, a->res->personality, a->r.pers->name);
         a->res->personality = a->r.pers->name;
         return 0;
 }
