@@ -353,37 +353,6 @@ static int report_exit(pid_t pid, const char *comm, const struct relay_exit *ex)
         return WEXITSTATUS(ex->wait_status);
 }
 
-/* Whether pid is this process or one of its ancestors: adopting the shell
- * reptyrctl was typed in would hand that shell a terminal that only
- * reptyrctl, its own child, relays. The engine refuses it too, but the
- * helper cannot know our ancestry: check before asking it. */
-static bool is_self_or_ancestor(pid_t pid) {
-        /* pid 1 is everyone's ancestor; the engine and the helper refuse it
-         * with a message of their own. */
-        for (pid_t p = getpid(); p > 1 && pid > 1;) {
-                char path[32], buf[512];
-                _cleanup_close_ int fd = -1;
-                const char *close_paren;
-                ssize_t n;
-                int ppid;
-
-                if (p == pid)
-                        return true;
-                snprintf(path, sizeof(path), "/proc/%d/stat", (int)p);
-                fd = open(path, O_RDONLY | O_CLOEXEC);
-                n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
-                if (n <= 0)
-                        return false;
-                buf[n] = '\0';
-                /* "pid (comm) S ppid ...": comm may contain anything, even ")". */
-                close_paren = strrchr(buf, ')');
-                if (!close_paren || sscanf(close_paren + 1, " %*c %d", &ppid) != 1)
-                        return false;
-                p = ppid;
-        }
-        return false;
-}
-
 static int parse_pid_arg(const char *pid_arg, pid_t *pid) {
         if (engine_parse_pid(pid_arg, pid) < 0) {
                 fprintf(stderr,
@@ -563,7 +532,8 @@ static int verb_adopt(char *pid_arg) {
         r = parse_pid_arg(pid_arg, &pid);
         if (r < 0)
                 return -r;
-        if (is_self_or_ancestor(pid)) {
+        /* The helper cannot know our ancestry: check before asking it. */
+        if (engine_is_self_or_ancestor(pid)) {
                 fprintf(stderr,
                         "reptyrctl: %d is reptyrctl itself or one of its ancestors (the shell you "
                         "typed in?); run reptyrctl from another terminal\n",

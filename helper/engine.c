@@ -72,6 +72,28 @@ const char *engine_error_name(enum engine_error_kind kind) {
         return kind >= 0 && kind < _ENGINE_ERR_MAX ? error_names[kind] : "Failed";
 }
 
+const char *engine_error_bus_name(enum engine_error_kind kind) {
+#define E(name) "org.reptyr.Reptyr1.Error." name
+        static const char *const names[_ENGINE_ERR_MAX] = {
+                [ENGINE_ERR_INVALID] = E("InvalidArgs"),
+                [ENGINE_ERR_NO_SUCH_PROCESS] = E("NoSuchProcess"),
+                [ENGINE_ERR_NOT_A_TERMINAL] = E("NotATerminal"),
+                [ENGINE_ERR_HAS_CHILDREN] = E("HasChildren"),
+                [ENGINE_ERR_SECCOMP] = E("Seccomp"),
+                [ENGINE_ERR_UNSUPPORTED] = E("Unsupported"),
+                [ENGINE_ERR_TARGET_GONE] = E("TargetGone"),
+                [ENGINE_ERR_BUSY] = E("Busy"),
+                /* The kernel refused (--direct) or polkit did (the helper). */
+                [ENGINE_ERR_PERMISSION] = "org.freedesktop.DBus.Error.AccessDenied",
+                [ENGINE_ERR_FAILED] = E("Failed"),
+        };
+#undef E
+
+        if (kind <= ENGINE_OK || kind >= _ENGINE_ERR_MAX)
+                return names[ENGINE_ERR_FAILED];
+        return names[kind];
+}
+
 int engine_fail(struct engine_error *err, enum engine_error_kind kind, int r, const char *fmt,
                 ...) {
         va_list ap;
@@ -363,8 +385,9 @@ static int select_term_fds(struct adoption *a, const struct proc_fd *fds, size_t
 
 /* ---- inspection ---- */
 
-static bool is_our_ancestor(pid_t pid) {
-        for (pid_t p = getpid(); p > 1;) {
+bool engine_is_self_or_ancestor(pid_t pid) {
+        /* pid 1 is everyone's ancestor; it is refused with its own message. */
+        for (pid_t p = getpid(); p > 1 && pid > 1;) {
                 char path[32];
                 _cleanup_close_ int d = -1;
                 struct proc_stat st;
@@ -377,7 +400,7 @@ static bool is_our_ancestor(pid_t pid) {
                         return false;
                 p = st.ppid;
         }
-        return pid == 1;
+        return false;
 }
 
 /* Other processes in the target's process group (and, for a session
@@ -593,7 +616,7 @@ static int inspect(struct adoption *a) {
         r = identify(a);
         if (r < 0)
                 return r;
-        if (is_our_ancestor(a->pid))
+        if (engine_is_self_or_ancestor(a->pid))
                 return engine_fail(
                         a->err, ENGINE_ERR_INVALID, -EINVAL,
                         "%d (%s) is reptyrctl itself or one of its ancestors (the shell you "

@@ -41,6 +41,16 @@ struct engine_error {
 /* Stable identifier of an error kind, e.g. "NotATerminal". */
 const char *engine_error_name(enum engine_error_kind kind);
 
+/* The D-Bus error name reptyrd answers with for a kind:
+ * org.reptyr.Reptyr1.Error.*, or org.freedesktop.DBus.Error.AccessDenied
+ * for a permission refusal. Out-of-range kinds count as Failed. */
+const char *engine_error_bus_name(enum engine_error_kind kind);
+
+/* Whether pid is the calling process or one of its ancestors (pid 1
+ * excepted): adopting those would hand the caller's own shell a terminal
+ * only the caller relays. */
+bool engine_is_self_or_ancestor(pid_t pid);
+
 enum engine_mode {
         ENGINE_MODE_PROCESS, /* the target alone onto a new pty */
         ENGINE_MODE_SESSION, /* its whole terminal session, by taking over the pty master */

@@ -9,22 +9,7 @@
 #define ERROR_PREFIX "org.reptyr.Reptyr1.Error."
 
 const char *options_error_bus_name(enum engine_error_kind kind) {
-        static const char *const names[_ENGINE_ERR_MAX] = {
-                [ENGINE_ERR_INVALID] = ERROR_PREFIX "InvalidArgs",
-                [ENGINE_ERR_NO_SUCH_PROCESS] = ERROR_PREFIX "NoSuchProcess",
-                [ENGINE_ERR_NOT_A_TERMINAL] = ERROR_PREFIX "NotATerminal",
-                [ENGINE_ERR_HAS_CHILDREN] = ERROR_PREFIX "HasChildren",
-                [ENGINE_ERR_SECCOMP] = ERROR_PREFIX "Seccomp",
-                [ENGINE_ERR_UNSUPPORTED] = ERROR_PREFIX "Unsupported",
-                [ENGINE_ERR_TARGET_GONE] = ERROR_PREFIX "TargetGone",
-                [ENGINE_ERR_BUSY] = ERROR_PREFIX "Busy",
-                [ENGINE_ERR_PERMISSION] = SD_BUS_ERROR_ACCESS_DENIED,
-                [ENGINE_ERR_FAILED] = ERROR_PREFIX "Failed",
-        };
-
-        if (kind <= ENGINE_OK || kind >= _ENGINE_ERR_MAX)
-                return names[ENGINE_ERR_FAILED];
-        return names[kind];
+        return engine_error_bus_name(kind);
 }
 
 static bool streq_opt(const char *key, const char *name, const char *type, const char *want) {
