@@ -65,8 +65,9 @@ enum engine_fds {
  * counted from 1 in the order the engine reaches its checkpoints. */
 enum engine_fault_action {
         ENGINE_FAULT_NONE,
-        ENGINE_FAULT_FAIL, /* the step fails with EIO */
-        ENGINE_FAULT_KILL, /* SIGKILL the target just before the step */
+        ENGINE_FAULT_FAIL,        /* the step fails with EIO */
+        ENGINE_FAULT_KILL,        /* SIGKILL the target just before the step */
+        ENGINE_FAULT_KILL_TRACER, /* the tracer SIGKILLs itself just before the step */
 };
 
 /* What a permission model decides on, as /proc shows it. */
@@ -84,6 +85,12 @@ struct engine_target {
 
 struct engine_options;
 
+/* Called once, right before the first step that cannot be undone (process
+ * mode: setsid/TIOCNOTTY; session mode: the first holder switch). A
+ * negative return undoes everything, the target as it was, with err filled
+ * in by the callback (e.g. the caller went away). */
+typedef int (*engine_proceed_t)(void *userdata, struct engine_error *err);
+
 /* A caller's permission check: run once the target has been inspected, and
  * again once it is frozen (it may have exec'd a setuid program meanwhile).
  * A negative return refuses the adoption, the target untouched, with err
@@ -97,7 +104,15 @@ struct engine_options {
         unsigned short rows, cols; /* 0: copy the old terminal's size */
         bool dry_run;              /* inspect and check everything, change nothing */
         engine_verify_t verify;
+        engine_proceed_t proceed;
         void *userdata;
+        /* How long a thread may take to reach its first ptrace stop before
+         * the adoption is given up with ENGINE_ERR_BUSY (a thread blocked in
+         * vfork() or in an uninterruptible wait never stops); 0: 1000 ms.
+         * Threads that never stopped stay seized by the calling thread until
+         * it exits: run the engine in a process of its own (engine-worker.h)
+         * wherever the caller goes on living. */
+        unsigned stop_timeout_ms;
         struct {
                 enum engine_fault_action action;
                 unsigned step;
@@ -130,6 +145,32 @@ struct engine_result {
         pid_t members[ENGINE_MAX_MEMBERS];
         size_t n_members;
 };
+
+#define ENGINE_MAX_HOLDER_FDS 8
+
+/* A process holding the master of a session's terminal, and its fds on it. */
+struct engine_holder {
+        pid_t pid;
+        int fds[ENGINE_MAX_HOLDER_FDS];
+        size_t n_fds;
+};
+
+struct engine_session_info {
+        pid_t pid;    /* the process named by the caller */
+        char tty[64]; /* "/dev/pts/N" */
+        struct engine_holder holders[ENGINE_MAX_HOLDERS];
+        size_t n_holders;
+        pid_t members[ENGINE_MAX_MEMBERS]; /* processes of the session */
+        size_t n_members;
+        unsigned unreadable; /* processes whose fds could not be looked at */
+};
+
+/* Who holds the master of the terminal of the process behind pidfd, found
+ * without touching anyone: /proc/P/fd and fdinfo's tty-index only; no fd is
+ * copied out of any process and no pty is opened. It may list a holder that
+ * a takeover later rules out (a pty of the same number in another devpts
+ * instance): that only makes authorization stricter, never looser. */
+int engine_session_probe(int pidfd, struct engine_session_info *info, struct engine_error *err);
 
 /* Adopt the process `pidfd` refers to. On success result->master_fd is the
  * new terminal's master. On failure the target is as it was (or gone) and
