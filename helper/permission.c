@@ -18,24 +18,31 @@ const char *permission_action_id(enum permission_action a) {
         }
 }
 
-void permission_decide(uid_t caller, int scope, const struct engine_target *t,
-                       struct permission_decision *d) {
-        bool ids_uniform = true, no_caps, like_kernel;
+static bool in_groups(const struct permission_caller *c, gid_t g) {
+        if (!c->groups_known)
+                return false;
+        for (size_t i = 0; i < c->n_groups && i < PERMISSION_MAX_GROUPS; i++)
+                if (c->groups[i] == g)
+                        return true;
+        return false;
+}
+
+void permission_decide(const struct permission_caller *caller, int scope,
+                       const struct engine_target *t, struct permission_decision *d) {
+        bool gids_uniform = true, callers_group, no_caps, like_kernel;
 
         d->same_user = true;
         for (int i = 0; i < 4; i++) {
-                if (t->uid[i] != caller)
+                if (t->uid[i] != caller->uid)
                         d->same_user = false;
                 if (t->gid[i] != t->gid[0])
-                        ids_uniform = false;
+                        gids_uniform = false;
         }
+        callers_group = gids_uniform && in_groups(caller, t->gid[0]);
         no_caps = t->cap_prm == 0 && t->cap_eff == 0;
-        /* What __ptrace_may_access() and the capability LSM check, minus
-         * Yama: same uids (no setuid), no setgid, dumpable, no capabilities
-         * the caller lacks (an unprivileged caller has none), and the same
-         * user namespace. A caller that is root still goes through polkit,
-         * which authorizes root subjects itself. */
-        like_kernel = d->same_user && ids_uniform && t->dumpable && no_caps && t->same_userns;
+        /* A caller that is root still goes through polkit, which authorizes
+         * root subjects itself. */
+        like_kernel = d->same_user && callers_group && t->dumpable && no_caps && t->same_userns;
         d->kernel_allows = like_kernel && (scope == PTRACE_SCOPE_ABSENT || scope == 0);
 
         if (scope == 3) {
@@ -46,8 +53,12 @@ void permission_decide(uid_t caller, int scope, const struct engine_target *t,
         }
         if (!d->same_user)
                 d->reason = "the process belongs to another user";
-        else if (!ids_uniform)
+        else if (!gids_uniform)
                 d->reason = "the process runs a setgid program";
+        else if (!caller->groups_known)
+                d->reason = "the bus did not tell which groups you are in";
+        else if (!callers_group)
+                d->reason = "the process runs with a group you are not in";
         else if (!t->dumpable)
                 d->reason = "the process is not dumpable (a setuid program, or it asked not to "
                             "be traced)";

@@ -20,6 +20,17 @@ enum permission_action {
 
 #define PTRACE_SCOPE_ABSENT (-1)
 
+#define PERMISSION_MAX_GROUPS 64
+
+/* Who is asking, from the bus only (dbus-daemon records it when the caller
+ * connects: SO_PEERCRED and SO_PEERGROUPS), never from /proc. */
+struct permission_caller {
+        uid_t uid;
+        gid_t groups[PERMISSION_MAX_GROUPS]; /* primary and supplementary, in any order */
+        size_t n_groups;
+        bool groups_known; /* false: the bus did not say (fail closed) */
+};
+
 struct permission_decision {
         enum permission_action action;
         bool same_user;     /* every uid of the target is the caller's */
@@ -27,10 +38,20 @@ struct permission_decision {
         const char *reason; /* for people: why this action */
 };
 
-/* Decide for a caller (its uid, from the bus) and a target. ptrace_scope is
- * Yama's value or PTRACE_SCOPE_ABSENT. */
-void permission_decide(uid_t caller, int ptrace_scope, const struct engine_target *t,
-                       struct permission_decision *d);
+/* Decide for a caller and a target. ptrace_scope is Yama's value or
+ * PTRACE_SCOPE_ABSENT.
+ *
+ * "The kernel would allow it" is __ptrace_may_access() without Yama: the
+ * target's real, effective, saved (and fs) uids are the caller's; its real,
+ * effective, saved (and fs) gids are one group the caller is in; it is
+ * dumpable; it has no capabilities (an unprivileged caller has none); it is
+ * in the helper's user namespace. The kernel compares the gids with the
+ * caller's real gid, which the bus does not tell apart from its other
+ * groups: a process running with any one of the caller's groups counts as
+ * the caller's (the caller could start such a process itself with sg(1)).
+ * Anything else needs adopt-any. */
+void permission_decide(const struct permission_caller *caller, int ptrace_scope,
+                       const struct engine_target *t, struct permission_decision *d);
 
 /* polkit action id, or NULL for PERMISSION_REFUSE. */
 const char *permission_action_id(enum permission_action a);

@@ -51,8 +51,11 @@ static struct permission_decision decide(uid_t caller, int scope, const struct e
         /* Poisoned, so that a field the function forgets to set shows. */
         struct permission_decision d;
 
+        struct permission_caller c = {
+                .uid = caller, .groups = {27, 100}, .n_groups = 2, .groups_known = true};
+
         memset(&d, 0xa5, sizeof(d));
-        permission_decide(caller, scope, t, &d);
+        permission_decide(&c, scope, t, &d);
         return d;
 }
 
@@ -194,6 +197,42 @@ static void test_setgid_any_gid_differs_needs_adopt_any(void **state) {
                 t.gid[i] = 42;
                 assert_needs_adopt_any(CALLER, &t, true, "setgid");
         }
+}
+
+static void test_group_caller_is_not_in_needs_adopt_any(void **state) {
+        /* Every uid the caller's, but a group it is not in: the kernel
+         * refuses the caller ptrace (the gids must be the caller's). */
+        struct engine_target t = own_target(CALLER);
+
+        for (int i = 0; i < 4; i++)
+                t.gid[i] = 4242;
+        assert_needs_adopt_any(CALLER, &t, true, "group you are not in");
+}
+
+static void test_supplementary_group_counts_as_callers(void **state) {
+        /* 27 is one of the caller's groups, not its first one. */
+        struct engine_target t = own_target(CALLER);
+        struct permission_decision d;
+
+        for (int i = 0; i < 4; i++)
+                t.gid[i] = 27;
+        d = decide(CALLER, 0, &t);
+        assert_int_equal(d.action, PERMISSION_ADOPT);
+        assert_true(d.kernel_allows);
+}
+
+static void test_unknown_caller_groups_fail_closed(void **state) {
+        struct engine_target t = own_target(CALLER);
+        struct permission_caller c = {.uid = CALLER, .groups_known = false};
+        struct permission_decision d;
+
+        for (size_t i = 0; i < ELEMENTSOF(all_scopes); i++) {
+                permission_decide(&c, all_scopes[i], &t, &d);
+                assert_false(d.kernel_allows);
+                assert_int_not_equal(d.action, PERMISSION_ADOPT);
+        }
+        permission_decide(&c, 0, &t, &d);
+        assert_reason_has(&d, "groups");
 }
 
 static void test_non_dumpable_needs_adopt_any(void **state) {
@@ -376,6 +415,9 @@ int main(void) {
                 cmocka_unit_test(test_root_process_needs_adopt_any),
                 cmocka_unit_test(test_setuid_any_uid_differs_needs_adopt_any),
                 cmocka_unit_test(test_setgid_any_gid_differs_needs_adopt_any),
+                cmocka_unit_test(test_group_caller_is_not_in_needs_adopt_any),
+                cmocka_unit_test(test_supplementary_group_counts_as_callers),
+                cmocka_unit_test(test_unknown_caller_groups_fail_closed),
                 cmocka_unit_test(test_non_dumpable_needs_adopt_any),
                 cmocka_unit_test(test_permitted_capabilities_need_adopt_any),
                 cmocka_unit_test(test_effective_capabilities_need_adopt_any),
