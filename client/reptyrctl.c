@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "bus-call.h"
+#include "engine-worker.h"
 #include "engine.h"
 #include "exit-code.h"
 #include "polkit-agent.h"
@@ -32,6 +33,9 @@
 #include "util.h"
 
 #define streq(a, b) (strcmp((a), (b)) == 0)
+/* The engine gives up on a target that does not stop within a second;
+ * this only bounds a wedged worker. */
+#define DIRECT_TIMEOUT_MS 30000
 
 #ifndef REPTYR_VERSION
 #error "REPTYR_VERSION comes from the top-level meson.build"
@@ -389,7 +393,7 @@ static int adopt_direct(int pidfd, unsigned short rows, unsigned short cols,
                                       .rows = rows,
                                       .cols = cols,
                                       .dry_run = arg_dry_run};
-        struct engine_error err = {0};
+        _cleanup_free_ struct engine_outcome *o = NULL;
         int r;
 
         /* ^C or ^Z while the target is frozen under ptrace must not kill or
@@ -399,8 +403,17 @@ static int adopt_direct(int pidfd, unsigned short rows, unsigned short cols,
                 fprintf(stderr, "reptyrctl: cannot block signals: %s\n", strerror(-r));
                 return EXIT_FAILED;
         }
-        if (engine_adopt(pidfd, &opts, res, &err) < 0)
-                return log_engine_error(&err);
+        /* In a worker process of ours: a thread of the target that never
+         * stops (vfork, an uninterruptible wait) stays seized by whoever
+         * seized it until that one exits, and we go on to relay. */
+        o = malloc(sizeof(*o));
+        if (!o) {
+                fprintf(stderr, "reptyrctl: out of memory\n");
+                return EXIT_FAILED;
+        }
+        if (engine_run_isolated(ENGINE_JOB_ADOPT, pidfd, &opts, DIRECT_TIMEOUT_MS, o) < 0)
+                return log_engine_error(&o->err);
+        *res = o->res;
         *master = res->master_fd;
         return 0;
 }
