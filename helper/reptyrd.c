@@ -5,12 +5,32 @@
  * Every method may be called by anyone; each call is authorized here, with
  * polkit, for the caller's bus name (never a pid, never anything the
  * message says about itself). The permission model (permission.c) picks the
- * polkit action from what the kernel would let the caller do without Yama;
- * polkit is asked asynchronously, so the event loop never blocks on it; the
- * engine then re-ptys the target and the master goes back over the bus.
+ * polkit action from what the kernel would let the caller do without Yama.
  *
- * Layout, top-down: state, requests, polkit, method handlers, properties,
- * vtable, bus setup, idle exit, run().
+ * The event loop never blocks on a target or on another process's files:
+ * anything that ptraces, or walks other processes' fds in /proc (a stat()
+ * of an fd can wait on a FUSE server its owner runs), runs in a forked
+ * worker (engine-worker.h) under a deadline, and polkit is asked
+ * asynchronously, under a timeout. A request goes through these stages:
+ *
+ *   decide   who calls (bus credentials), which process (its pidfd, never a
+ *            thread), which action (permission.c); in session mode a
+ *            worker first finds, without touching anyone, who holds the
+ *            terminal, and every holder counts for the action;
+ *   polkit   CheckAuthorization, cancelled if the caller disconnects;
+ *   adopt    a worker seizes the target, checks it again against what was
+ *            authorized before stopping it, and re-ptys it; a caller that
+ *            disconnects meanwhile cancels it before its point of no
+ *            return.
+ *
+ * No user can starve the others: each uid has at most
+ * REQUESTS_PER_USER_MAX requests in flight, all users together at most
+ * REQUESTS_MAX (below the bus's 128 pending replies per connection, which
+ * also bound our own calls to polkit), and a request is refused as Busy
+ * only when another one is really adopting the same target.
+ *
+ * Layout, top-down: state, requests, replies, the stages, method handlers,
+ * properties, vtable, idle exit and stopping, run().
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -20,15 +40,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/syscall.h>
 #include <systemd/sd-bus.h>
 #include <systemd/sd-event.h>
 #include <unistd.h>
 
 #include "arch.h"
+#include "engine-worker.h"
 #include "engine.h"
 #include "options.h"
 #include "permission.h"
+#include "proc.h"
 #include "util.h"
 
 #define BUS_NAME "org.reptyr.Reptyr1"
@@ -37,7 +60,18 @@
 #define ERROR_PREFIX "org.reptyr.Reptyr1.Error."
 #define DEFAULT_PTRACE_SCOPE "/proc/sys/kernel/yama/ptrace_scope"
 #define DEFAULT_IDLE_SEC 30
-#define MAX_REQUESTS 256
+
+#define REQUESTS_MAX 96
+#define REQUESTS_PER_USER_MAX 8
+#define USEC_PER_SEC UINT64_C(1000000)
+/* A person typing a password, or polkit alone. */
+#define POLKIT_INTERACTIVE_TIMEOUT_USEC (120 * USEC_PER_SEC)
+#define POLKIT_TIMEOUT_USEC (25 * USEC_PER_SEC)
+/* Last resorts: the engine gives up by itself long before (each thread
+ * gets STOP_TIMEOUT_MS to stop), and a probe only reads /proc. */
+#define PROBE_TIMEOUT_USEC (10 * USEC_PER_SEC)
+#define ADOPT_TIMEOUT_USEC (20 * USEC_PER_SEC)
+#define STOP_TIMEOUT_MS 1000
 
 /* ---- state ---- */
 
@@ -49,21 +83,41 @@ struct manager {
         sd_event_source *idle;
         uint64_t idle_usec;
         const char *ptrace_scope_path;
-        unsigned n_pending;
+        struct request *requests; /* every request in flight */
+        unsigned n_requests;
+        unsigned long long n_started;
         bool releasing; /* idle: the name is given up, finish what is pending */
-        struct request *requests[MAX_REQUESTS];
+        bool stopping;  /* SIGTERM: finish or undo what is in flight, then exit */
+        /* Test-only (command line, never from a caller): make the adopting
+         * worker die at this engine step. */
+        unsigned fault_kill_tracer_step;
 };
 
 enum request_kind { REQUEST_ADOPT, REQUEST_INSPECT };
 
+enum request_stage {
+        STAGE_DECIDE, /* a probe worker looks for the terminal's holders */
+        STAGE_POLKIT,
+        STAGE_WORK, /* the adopting (or inspecting) worker runs */
+};
+
 struct request {
         struct manager *manager;
+        struct request *prev, *next;
         enum request_kind kind;
+        enum request_stage stage;
         sd_bus_message *call;
-        sd_bus_slot *polkit_slot;
         sd_bus_track *track; /* is the caller still connected? */
+        bool caller_gone;
+
+        sd_bus_slot *polkit_slot;
+        char polkit_cancel_id[48];
+
+        struct engine_worker worker;
+        sd_event_source *worker_source, *deadline;
+
         int pidfd;
-        uid_t caller_uid;
+        struct permission_caller caller;
         pid_t caller_pid; /* for the log only */
         bool interactive;
         int ptrace_scope;
@@ -71,6 +125,7 @@ struct request {
         const char *mode;
         struct engine_target target;
         struct permission_decision decision;
+        struct engine_session_info session; /* session mode, from the probe */
 };
 
 static void log_line(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -86,25 +141,68 @@ static void log_line(const char *fmt, ...) {
 
 /* ---- requests ---- */
 
-static void idle_rearm(struct manager *m);
+static void manager_check_exit(struct manager *m);
+
+static unsigned requests_of(const struct manager *m, uid_t uid) {
+        unsigned n = 0;
+
+        for (const struct request *r = m->requests; r; r = r->next)
+                n += r->caller.uid == uid;
+        return n;
+}
+
+static void request_stop_worker(struct request *r) {
+        r->worker_source = sd_event_source_disable_unref(r->worker_source);
+        r->deadline = sd_event_source_disable_unref(r->deadline);
+        engine_worker_free(&r->worker);
+}
 
 static void request_free(struct request *r) {
+        struct manager *m;
+
         if (!r)
                 return;
-        for (size_t i = 0; i < MAX_REQUESTS; i++)
-                if (r->manager->requests[i] == r)
-                        r->manager->requests[i] = NULL;
-        r->manager->n_pending--;
-        idle_rearm(r->manager);
+        m = r->manager;
+        if (r->prev)
+                r->prev->next = r->next;
+        else
+                m->requests = r->next;
+        if (r->next)
+                r->next->prev = r->prev;
+        m->n_requests--;
+        request_stop_worker(r);
         sd_bus_slot_unref(r->polkit_slot);
         sd_bus_track_unref(r->track);
         sd_bus_message_unref(r->call);
         if (r->pidfd >= 0)
                 close(r->pidfd);
         free(r);
+        manager_check_exit(m);
 }
 
 static void request_freep(struct request **r) { request_free(*r); }
+
+static struct request *request_new(struct manager *m, sd_bus_message *call, enum request_kind kind,
+                                   int pidfd) {
+        struct request *r = calloc(1, sizeof(*r));
+
+        if (!r)
+                return NULL;
+        r->manager = m;
+        r->kind = kind;
+        r->call = sd_bus_message_ref(call);
+        r->pidfd = pidfd;
+        r->worker = (struct engine_worker){.pid = -1, .pidfd = -1, .sock = -1};
+        r->mode = "process";
+        r->ptrace_scope = PTRACE_SCOPE_ABSENT;
+        r->next = m->requests;
+        if (r->next)
+                r->next->prev = r;
+        m->requests = r;
+        m->n_requests++;
+        m->n_started++;
+        return r;
+}
 
 static void log_outcome(struct request *r, const char *outcome, const char *detail) {
         const char *action = permission_action_id(r->decision.action);
@@ -113,45 +211,36 @@ static void log_outcome(struct request *r, const char *outcome, const char *deta
                  "%s%s%s",
                  r->kind == REQUEST_ADOPT ? (r->opts.dry_run ? "adopt (dry run)" : "adopt")
                                           : "inspect",
-                 (unsigned)r->caller_uid, (int)r->caller_pid, (int)r->target.pid,
+                 (unsigned)r->caller.uid, (int)r->caller_pid, (int)r->target.pid,
                  (unsigned)r->target.uid[0], r->target.comm[0] ? r->target.comm : "?",
                  action ? action : "none", r->mode ? r->mode : "process", outcome,
                  detail ? ": " : "", detail ? detail : "");
 }
 
-/* Engine failures as bus errors: one name per kind, the engine's message
- * (which names the process, the reason and the next step) as the text. */
-static int set_engine_error(sd_bus_error *error, const struct engine_error *e) {
-        return sd_bus_error_setf(error, options_error_bus_name(e->kind), "%s", e->message);
-}
+/* ---- replies ---- */
 
-static int reply_engine_error(struct request *r, const struct engine_error *e) {
+/* Answer the call with an error and end the request. A caller that went
+ * away gets nothing (there is nobody to send it to). */
+static void request_fail(struct request *r, const char *name, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+static void request_fail(struct request *r, const char *name, const char *fmt, ...) {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        char msg[768];
+        va_list ap;
 
-        log_outcome(r, "refused", e->message);
-        set_engine_error(&error, e);
-        return sd_bus_reply_method_error(r->call, &error);
+        va_start(ap, fmt);
+        vsnprintf(msg, sizeof(msg), fmt, ap);
+        va_end(ap);
+        log_outcome(r, "refused", msg);
+        if (!r->caller_gone) {
+                sd_bus_error_set(&error, name, msg);
+                (void)sd_bus_reply_method_error(r->call, &error);
+        }
+        request_free(r);
 }
 
-/* ---- adoption, once authorized ---- */
-
-/* The engine's second look, with the target frozen: whatever it is now
- * must not need more than the action polkit granted. */
-static int verify_frozen(const struct engine_target *t, void *userdata, struct engine_error *err) {
-        struct request *r = userdata;
-        struct permission_decision now;
-
-        permission_decide(r->caller_uid, r->ptrace_scope, t, &now);
-        if (now.action == PERMISSION_REFUSE ||
-            (now.action == PERMISSION_ADOPT_ANY && r->decision.action != PERMISSION_ADOPT_ANY)) {
-                err->kind = ENGINE_ERR_PERMISSION;
-                snprintf(err->message, sizeof(err->message),
-                         "process %d (%s) changed while it was being adopted (%s); it was left "
-                         "as it was; try again to be asked for the right authorization",
-                         (int)t->pid, t->comm, now.reason);
-                return -EPERM;
-        }
-        return 0;
+static void request_fail_engine(struct request *r, const struct engine_error *e) {
+        request_fail(r, options_error_bus_name(e->kind), "%s", e->message);
 }
 
 static int append_pids(sd_bus_message *reply, const char *key, const pid_t *pids, size_t n) {
@@ -175,190 +264,270 @@ static int append_pids(sd_bus_message *reply, const char *key, const pid_t *pids
         return k;
 }
 
-/* Entries of the result / info dictionary (the caller opened the array). */
-static int append_result(sd_bus_message *reply, struct request *r, const struct engine_result *res,
-                         bool inspect) {
-        int k;
+static int append_fds(sd_bus_message *reply, const char *key, const int *fds, size_t n) {
+        int k = sd_bus_message_open_container(reply, 'e', "sv");
 
-        k = sd_bus_message_append(reply, "{sv}{sv}{sv}", "pid", "u", (uint32_t)r->target.pid,
-                                  "mode", "s", r->mode, "personality", "s",
-                                  res->personality ? res->personality : "");
-        if (k < 0)
-                return k;
-        if (inspect)
-                k = sd_bus_message_append(reply, "{sv}{sv}{sv}", "uid", "u",
-                                          (uint32_t)r->target.uid[0], "comm", "s", r->target.comm,
-                                          "tty", "s", res->old_tty);
-        else
-                k = sd_bus_message_append(reply, "{sv}{sv}{sv}", "tty", "s", res->tty, "old-tty",
-                                          "s", res->old_tty, "was-stopped", "b",
-                                          (int)res->was_stopped);
-        if (k < 0)
-                return k;
-        k = sd_bus_message_open_container(reply, 'e', "sv");
         if (k >= 0)
-                k = sd_bus_message_append(reply, "s", inspect ? "fds" : "replaced-fds");
+                k = sd_bus_message_append(reply, "s", key);
         if (k >= 0)
                 k = sd_bus_message_open_container(reply, 'v', "ai");
         if (k >= 0)
-                k = sd_bus_message_append_array(reply, 'i', res->replaced_fds,
-                                                res->n_replaced * sizeof(int));
+                k = sd_bus_message_append_array(reply, 'i', fds, n * sizeof(int));
         if (k >= 0)
                 k = sd_bus_message_close_container(reply);
         if (k >= 0)
                 k = sd_bus_message_close_container(reply);
-        if (k >= 0 && res->n_holders > 0)
-                k = append_pids(reply, "holders", res->holders, res->n_holders);
-        if (k >= 0 && res->n_members > 0)
-                k = append_pids(reply, "session-processes", res->members, res->n_members);
         return k;
 }
 
-static int adopt_now(struct request *r) {
+static int adopt_reply(struct request *r, const struct engine_result *res, int master) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-        struct engine_result res;
-        struct engine_error err;
-        _cleanup_close_ int master = -1;
         int k;
 
-        /* A caller that went away while polkit thought is not there to
-         * take the terminal: leave its target alone. */
-        if (sd_bus_track_count(r->track) == 0) {
-                log_outcome(r, "abandoned",
-                            "the caller disconnected before authorization ended; the process "
-                            "was not touched");
-                return 0;
-        }
-        r->opts.verify = verify_frozen;
-        r->opts.userdata = r;
-        if (engine_adopt(r->pidfd, &r->opts, &res, &err) < 0)
-                return reply_engine_error(r, &err);
-        master = res.master_fd;
-        if (r->opts.dry_run) {
-                /* The contract promises an fd: a placeholder that is not a
-                 * terminal. */
-                master = open("/dev/null", O_RDWR | O_CLOEXEC | O_NOCTTY);
-                if (master < 0)
-                        return sd_bus_reply_method_errorf(r->call, ERROR_PREFIX "Failed",
-                                                          "cannot open /dev/null: %m");
-        }
         k = sd_bus_message_new_method_return(r->call, &reply);
         if (k >= 0)
                 k = sd_bus_message_append(reply, "h", master);
         if (k >= 0)
                 k = sd_bus_message_open_container(reply, 'a', "{sv}");
         if (k >= 0)
-                k = append_result(reply, r, &res, false);
+                k = sd_bus_message_append(
+                        reply, "{sv}{sv}{sv}{sv}{sv}{sv}", "pid", "u", (uint32_t)r->target.pid,
+                        "mode", "s", r->mode, "personality", "s",
+                        res->personality ? res->personality : "", "tty", "s", res->tty, "old-tty",
+                        "s", res->old_tty, "was-stopped", "b", (int)res->was_stopped);
+        if (k >= 0)
+                k = append_fds(reply, "replaced-fds", res->replaced_fds, res->n_replaced);
+        if (k >= 0 && res->n_holders > 0)
+                k = append_pids(reply, "holders", res->holders, res->n_holders);
+        if (k >= 0 && res->n_members > 0)
+                k = append_pids(reply, "session-processes", res->members, res->n_members);
         if (k >= 0)
                 k = sd_bus_message_close_container(reply);
         if (k >= 0)
                 k = sd_bus_send(NULL, reply, NULL);
-        if (k < 0) {
-                /* Adopted, but the terminal cannot be handed over; closing
-                 * the master hangs it up, as a closing terminal would. */
-                log_outcome(r, "adopted, but the reply failed", strerror(-k));
-                return 0;
-        }
-        log_outcome(r, r->opts.dry_run ? "allowed (dry run)" : "adopted",
-                    res.tty[0] ? res.tty : NULL);
-        return 0;
+        return k;
 }
 
-static int inspect_now(struct request *r, const char *authorized) {
+/* Whether the caller may see that pid exists and what it is: its own
+ * processes, which it can read in /proc itself; anyone's when it is
+ * authorized for adopt-any. Fail closed. */
+static bool caller_may_see(const struct request *r, pid_t pid, bool authorized_any) {
+        char path[64], buf[4096];
+        struct proc_status st;
+
+        if (authorized_any)
+                return true;
+        snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+        if (proc_read(AT_FDCWD, path, buf, sizeof(buf)) < 0 || proc_parse_status(buf, &st) < 0)
+                return false;
+        return st.uid[0] == r->caller.uid && st.uid[1] == r->caller.uid;
+}
+
+static size_t visible_pids(const struct request *r, const pid_t *in, size_t n, bool any,
+                           pid_t *out) {
+        size_t m = 0;
+
+        for (size_t i = 0; i < n; i++)
+                if (caller_may_see(r, in[i], any))
+                        out[m++] = in[i];
+        return m;
+}
+
+/* Inspect's answer. What anyone can read in /proc (pid, uid, comm) and
+ * polkit's answer always; what adoption would touch (fds, exe, terminal)
+ * only when authorized; holders and session processes of other users only
+ * when authorized for adopt-any. */
+static void inspect_reply(struct request *r, const char *authorized, const char *reason,
+                          const struct engine_outcome *o) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-        struct engine_result res = {0};
-        struct engine_error err = {0};
         const char *action = permission_action_id(r->decision.action);
-        const char *reason = r->decision.reason;
+        bool yes = strcmp(authorized, "yes") == 0 && o && o->r == 0;
+        bool any = yes && r->decision.action == PERMISSION_ADOPT_ANY;
+        pid_t pids[ENGINE_MAX_MEMBERS];
+        size_t n;
         int k;
 
-        /* What adoption would move is the target's private business: look
-         * only when the caller may adopt it. */
-        if (strcmp(authorized, "yes") == 0) {
-                r->opts.dry_run = true;
-                r->opts.verify = verify_frozen;
-                r->opts.userdata = r;
-                if (engine_adopt(r->pidfd, &r->opts, &res, &err) < 0) {
-                        authorized = "no";
-                        reason = err.message;
-                }
-                /* And what session mode would take over, where there is a
-                 * session with a holder. */
-                struct engine_options so = {.mode = ENGINE_MODE_SESSION, .dry_run = true};
-                struct engine_result sres;
-                if (engine_adopt(r->pidfd, &so, &sres, &err) == 0) {
-                        memcpy(res.holders, sres.holders, sizeof(res.holders));
-                        res.n_holders = sres.n_holders;
-                        memcpy(res.members, sres.members, sizeof(res.members));
-                        res.n_members = sres.n_members;
-                }
-        }
         k = sd_bus_message_new_method_return(r->call, &reply);
         if (k >= 0)
                 k = sd_bus_message_open_container(reply, 'a', "{sv}");
         if (k >= 0)
-                k = append_result(reply, r, &res, true);
+                k = sd_bus_message_append(
+                        reply, "{sv}{sv}{sv}{sv}{sv}{sv}{sv}{sv}{sv}{sv}", "pid", "u",
+                        (uint32_t)r->target.pid, "uid", "u", (uint32_t)r->target.uid[0], "comm",
+                        "s", r->target.comm, "mode", "s", r->mode, "action", "s",
+                        action ? action : "", "authorized", "s", authorized, "reason", "s",
+                        reason ? reason : "", "exe", "s", yes ? r->target.exe : "", "tty", "s",
+                        yes ? o->res.old_tty : "", "personality", "s",
+                        yes && o->res.personality ? o->res.personality : "");
         if (k >= 0)
-                k = sd_bus_message_append(reply, "{sv}{sv}{sv}{sv}", "exe", "s",
-                                          strcmp(authorized, "yes") == 0 ? r->target.exe : "",
-                                          "action", "s", action ? action : "", "authorized", "s",
-                                          authorized, "reason", "s", reason ? reason : "");
+                k = append_fds(reply, "fds", yes ? o->res.replaced_fds : NULL,
+                               yes ? o->res.n_replaced : 0);
+        if (k >= 0 && yes && o->session.n_holders > 0) {
+                pid_t h[ENGINE_MAX_HOLDERS];
+                for (size_t i = 0; i < o->session.n_holders; i++)
+                        h[i] = o->session.holders[i].pid;
+                n = visible_pids(r, h, o->session.n_holders, any, pids);
+                if (n > 0)
+                        k = append_pids(reply, "holders", pids, n);
+        }
+        if (k >= 0 && yes && o->session.n_members > 0) {
+                n = visible_pids(r, o->session.members, o->session.n_members, any, pids);
+                if (n > 0)
+                        k = append_pids(reply, "session-processes", pids, n);
+        }
         if (k >= 0)
                 k = sd_bus_message_close_container(reply);
-        if (k >= 0)
+        if (k >= 0 && !r->caller_gone)
                 k = sd_bus_send(NULL, reply, NULL);
-        log_outcome(r, "inspected", authorized);
+        log_outcome(r, "inspected", k < 0 ? "the reply failed" : authorized);
+        request_free(r);
+}
+
+/* ---- workers ---- */
+
+static int on_worker_exit(sd_event_source *s, int fd, uint32_t revents, void *userdata);
+
+static int on_worker_deadline(sd_event_source *s, uint64_t usec, void *userdata) {
+        struct request *r = userdata;
+
+        /* The engine gives up on a target that does not stop long before
+         * this; a worker still running now is wedged. Killing it releases
+         * whatever it held (the kernel detaches its tracees). */
+        log_outcome(r, "worker timed out", "killed");
+        request_stop_worker(r);
+        request_fail(r, ERROR_PREFIX "Failed",
+                     "adopting process %d (%s) did not finish in time and was stopped; check "
+                     "the process with reptyrctl inspect",
+                     (int)r->target.pid, r->target.comm);
+        return 0;
+}
+
+static int request_start_worker(struct request *r, enum engine_job job, uint64_t timeout_usec) {
+        int k;
+
+        k = engine_worker_start(job, r->pidfd, &r->opts, &r->worker);
+        if (k < 0)
+                return k;
+        k = sd_event_add_io(r->manager->event, &r->worker_source, r->worker.pidfd, EPOLLIN,
+                            on_worker_exit, r);
+        if (k >= 0)
+                k = sd_event_add_time_relative(r->manager->event, &r->deadline, CLOCK_MONOTONIC,
+                                               timeout_usec, 0, on_worker_deadline, r);
+        if (k < 0)
+                request_stop_worker(r);
         return k;
 }
 
-/* ---- polkit ---- */
+/* ---- stage: decide ---- */
+
+static int ask_polkit(struct request *r);
+
+/* Session mode also touches the processes holding the terminal's master
+ * (a terminal emulator, sshd, tmux): each of them must be within what the
+ * caller may adopt, or the whole takeover needs adopt-any. Fail closed: a
+ * holder that cannot be examined needs the most. */
+static void decide_session(struct request *r) {
+        for (size_t i = 0; i < r->session.n_holders; i++) {
+                struct permission_decision d;
+                struct engine_target t;
+                struct engine_error err;
+                _cleanup_close_ int pidfd =
+                        (int)syscall(SYS_pidfd_open, r->session.holders[i].pid, 0);
+
+                if (pidfd < 0 || engine_identify(pidfd, &t, &err) < 0) {
+                        d = (struct permission_decision){
+                                .action = PERMISSION_ADOPT_ANY,
+                                .reason = "a process holding the terminal could not be examined",
+                        };
+                } else
+                        permission_decide(&r->caller, r->ptrace_scope, &t, &d);
+                if (d.action == PERMISSION_ADOPT_ANY && r->decision.action == PERMISSION_ADOPT) {
+                        r->decision = d;
+                        r->decision.reason = "the terminal is held by a process you may not "
+                                             "adopt yourself (a terminal emulator, sshd or tmux "
+                                             "of another user)";
+                }
+        }
+}
+
+static void request_ask(struct request *r) {
+        int k;
+
+        if (r->decision.action == PERMISSION_REFUSE) {
+                if (r->kind == REQUEST_INSPECT)
+                        inspect_reply(r, "no", r->decision.reason, NULL);
+                else
+                        request_fail(r, SD_BUS_ERROR_ACCESS_DENIED,
+                                     "adopting process %d (%s) is refused: %s", (int)r->target.pid,
+                                     r->target.comm, r->decision.reason);
+                return;
+        }
+        r->stage = STAGE_POLKIT;
+        k = ask_polkit(r);
+        if (k < 0)
+                request_fail(r, SD_BUS_ERROR_ACCESS_DENIED,
+                             "cannot check authorization with polkit (%s); is polkitd running?",
+                             strerror(-k));
+}
+
+/* ---- stage: polkit ---- */
+
+static void request_work(struct request *r);
 
 static int polkit_done(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
-        _cleanup_(request_freep) struct request *r = userdata;
+        struct request *r = userdata;
         const sd_bus_error *e = sd_bus_message_get_error(reply);
         int authorized = 0, challenge = 0, k;
 
         r->polkit_slot = sd_bus_slot_unref(r->polkit_slot);
-        /* Fail closed: no answer is a no. */
+        /* Fail closed: no answer, or one we cannot read, is a no. */
         if (e) {
-                if (r->kind == REQUEST_INSPECT)
-                        return inspect_now(r, "no");
-                log_outcome(r, "refused", e->message);
-                return sd_bus_reply_method_errorf(
-                        r->call, SD_BUS_ERROR_ACCESS_DENIED,
-                        "cannot check authorization with polkit (%s: %s); is polkitd running?",
-                        e->name, e->message);
+                if (r->kind == REQUEST_INSPECT) {
+                        inspect_reply(r, "no", e->message, NULL);
+                        return 0;
+                }
+                request_fail(r, SD_BUS_ERROR_ACCESS_DENIED,
+                             "cannot check authorization with polkit (%s: %s); is polkitd "
+                             "running?",
+                             e->name, e->message);
+                return 0;
         }
         k = sd_bus_message_enter_container(reply, 'r', "bba{ss}");
         if (k >= 0)
                 k = sd_bus_message_read(reply, "bb", &authorized, &challenge);
         if (k < 0) {
-                log_outcome(r, "refused", "unreadable polkit reply");
-                return sd_bus_reply_method_errorf(r->call, SD_BUS_ERROR_ACCESS_DENIED,
-                                                  "polkit gave an answer reptyrd cannot read");
+                request_fail(r, SD_BUS_ERROR_ACCESS_DENIED,
+                             "polkit gave an answer reptyrd cannot read");
+                return 0;
         }
-        if (r->kind == REQUEST_INSPECT)
-                return inspect_now(r, authorized ? "yes" : challenge ? "challenge" : "no");
-        if (authorized)
-                return adopt_now(r);
+        if (r->kind == REQUEST_INSPECT) {
+                if (authorized)
+                        request_work(r);
+                else
+                        inspect_reply(r, challenge ? "challenge" : "no", r->decision.reason, NULL);
+                return 0;
+        }
+        if (authorized) {
+                request_work(r);
+                return 0;
+        }
         if (challenge) {
-                log_outcome(r, "refused", "authentication required but not allowed");
-                return sd_bus_reply_method_errorf(
-                        r->call, SD_BUS_ERROR_INTERACTIVE_AUTHORIZATION_REQUIRED,
-                        "adopting process %d (%s) needs authentication (%s) and %s; run "
-                        "reptyrctl on a terminal with a polkit agent (pkttyagent) so that it can "
-                        "ask for a password, or ask an administrator for a polkit rule",
-                        (int)r->target.pid, r->target.comm, r->decision.reason,
-                        r->interactive ? "no polkit agent answered"
-                                       : "the call did not allow a password prompt");
+                request_fail(r, SD_BUS_ERROR_INTERACTIVE_AUTHORIZATION_REQUIRED,
+                             "adopting process %d (%s) needs authentication (%s) and %s; run "
+                             "reptyrctl on a terminal with a polkit agent (pkttyagent) so that "
+                             "it can ask for a password, or ask an administrator for a polkit "
+                             "rule",
+                             (int)r->target.pid, r->target.comm, r->decision.reason,
+                             r->interactive ? "no polkit agent answered"
+                                            : "the call did not allow a password prompt");
+                return 0;
         }
-        log_outcome(r, "refused", "not authorized");
-        return sd_bus_reply_method_errorf(
-                r->call, SD_BUS_ERROR_ACCESS_DENIED,
-                "not authorized to adopt process %d (%s): %s; an administrator can allow it "
-                "with a polkit rule for %s",
-                (int)r->target.pid, r->target.comm, r->decision.reason,
-                permission_action_id(r->decision.action));
+        request_fail(r, SD_BUS_ERROR_ACCESS_DENIED,
+                     "not authorized to adopt process %d (%s): %s; an administrator can allow it "
+                     "with a polkit rule for %s",
+                     (int)r->target.pid, r->target.comm, r->decision.reason,
+                     permission_action_id(r->decision.action));
+        return 0;
 }
 
 static int ask_polkit(struct request *r) {
@@ -371,11 +540,13 @@ static int ask_polkit(struct request *r) {
                 return -EBADMSG;
         snprintf(pid, sizeof(pid), "%d", (int)r->target.pid);
         snprintf(uid, sizeof(uid), "%u", (unsigned)r->target.uid[0]);
-        snprintf(caller, sizeof(caller), "%u", (unsigned)r->caller_uid);
+        snprintf(caller, sizeof(caller), "%u", (unsigned)r->caller.uid);
         if (r->ptrace_scope == PTRACE_SCOPE_ABSENT)
                 snprintf(scope, sizeof(scope), "absent");
         else
                 snprintf(scope, sizeof(scope), "%d", r->ptrace_scope);
+        snprintf(r->polkit_cancel_id, sizeof(r->polkit_cancel_id), "reptyrd-%d-%llu", (int)getpid(),
+                 r->manager->n_started);
 
         k = sd_bus_message_new_method_call(r->manager->bus, &q, "org.freedesktop.PolicyKit1",
                                            "/org/freedesktop/PolicyKit1/Authority",
@@ -397,175 +568,355 @@ static int ask_polkit(struct request *r) {
         if (k < 0)
                 return k;
         /* 1 = AllowUserInteraction: only if the caller said it may wait
-         * for a password prompt. */
-        k = sd_bus_message_append(q, "us", (uint32_t)(r->interactive ? 1 : 0), "");
+         * for a password prompt. The cancellation id lets us withdraw the
+         * question when the caller goes away. */
+        k = sd_bus_message_append(q, "us", (uint32_t)(r->interactive ? 1 : 0), r->polkit_cancel_id);
         if (k < 0)
                 return k;
         return sd_bus_call_async(r->manager->bus, &r->polkit_slot, q, polkit_done, r,
-                                 UINT64_C(25) * 60 * 1000 * 1000);
+                                 r->interactive ? POLKIT_INTERACTIVE_TIMEOUT_USEC
+                                                : POLKIT_TIMEOUT_USEC);
+}
+
+/* Withdraw a question polkit may still be asking a person. No reply is
+ * expected, so it holds no slot of ours on the bus. */
+static void cancel_polkit(struct request *r) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *q = NULL;
+
+        if (!r->polkit_slot)
+                return;
+        r->polkit_slot = sd_bus_slot_unref(r->polkit_slot);
+        if (sd_bus_message_new_method_call(r->manager->bus, &q, "org.freedesktop.PolicyKit1",
+                                           "/org/freedesktop/PolicyKit1/Authority",
+                                           "org.freedesktop.PolicyKit1.Authority",
+                                           "CancelCheckAuthorization") < 0 ||
+            sd_bus_message_append(q, "s", r->polkit_cancel_id) < 0 ||
+            sd_bus_message_set_expect_reply(q, false) < 0)
+                return;
+        (void)sd_bus_send(r->manager->bus, q, NULL);
+}
+
+/* ---- stage: work ---- */
+
+/* The engine's second look, in the worker, with the target seized but not
+ * yet stopped: whatever it is now must not need more than the action
+ * polkit granted. */
+static int verify_seized(const struct engine_target *t, void *userdata, struct engine_error *err) {
+        struct request *r = userdata;
+        struct permission_decision now;
+
+        permission_decide(&r->caller, r->ptrace_scope, t, &now);
+        if (now.action == PERMISSION_REFUSE ||
+            (now.action == PERMISSION_ADOPT_ANY && r->decision.action != PERMISSION_ADOPT_ANY)) {
+                err->kind = ENGINE_ERR_PERMISSION;
+                snprintf(err->message, sizeof(err->message),
+                         "process %d (%s) changed while it was being adopted (%s); it was left "
+                         "as it was; try again to be asked for the right authorization",
+                         (int)t->pid, t->comm, now.reason);
+                return -EPERM;
+        }
+        return 0;
+}
+
+static void request_work(struct request *r) {
+        struct manager *m = r->manager;
+        int k;
+
+        /* Busy only when another request is really adopting the same
+         * target now, never because someone asked about it before. */
+        if (r->kind == REQUEST_ADOPT && !r->opts.dry_run)
+                for (struct request *o = m->requests; o; o = o->next)
+                        if (o != r && o->stage == STAGE_WORK && o->kind == REQUEST_ADOPT &&
+                            !o->opts.dry_run && o->target.pid == r->target.pid) {
+                                request_fail(r, ERROR_PREFIX "Busy",
+                                             "process %d (%s) is being adopted by another "
+                                             "request right now; wait for it to finish",
+                                             (int)r->target.pid, r->target.comm);
+                                return;
+                        }
+        r->stage = STAGE_WORK;
+        r->opts.verify = verify_seized;
+        r->opts.userdata = r;
+        r->opts.stop_timeout_ms = STOP_TIMEOUT_MS;
+        if (m->fault_kill_tracer_step > 0) {
+                r->opts.fault.action = ENGINE_FAULT_KILL_TRACER;
+                r->opts.fault.step = m->fault_kill_tracer_step;
+        }
+        if (r->kind == REQUEST_INSPECT)
+                r->opts.dry_run = true;
+        k = request_start_worker(r,
+                                 r->kind == REQUEST_INSPECT ? ENGINE_JOB_INSPECT : ENGINE_JOB_ADOPT,
+                                 ADOPT_TIMEOUT_USEC);
+        if (k < 0)
+                request_fail(r, ERROR_PREFIX "Failed",
+                             "cannot start a worker to adopt process %d (%s): %s; the process "
+                             "was not touched",
+                             (int)r->target.pid, r->target.comm, strerror(-k));
+}
+
+static void adopt_done(struct request *r, struct engine_outcome *o) {
+        _cleanup_close_ int master = o->res.master_fd;
+        int k;
+
+        if (o->r < 0) {
+                request_fail_engine(r, &o->err);
+                return;
+        }
+        if (r->opts.dry_run) {
+                /* The contract promises an fd: a placeholder that is not a
+                 * terminal. */
+                master = open("/dev/null", O_RDWR | O_CLOEXEC | O_NOCTTY);
+                if (master < 0) {
+                        request_fail(r, ERROR_PREFIX "Failed", "cannot open /dev/null: %m");
+                        return;
+                }
+        }
+        /* Adopted. A caller that went away after the point of no return
+         * cannot take the terminal: closing the master hangs it up, as
+         * closing a terminal window would. */
+        if (r->caller_gone || sd_bus_track_count(r->track) == 0) {
+                log_outcome(r, "adopted, but the caller went away", "its new terminal was hung up");
+                request_free(r);
+                return;
+        }
+        k = adopt_reply(r, &o->res, master);
+        log_outcome(r,
+                    k < 0             ? "adopted, but the reply failed"
+                    : r->opts.dry_run ? "allowed (dry run)"
+                                      : "adopted",
+                    k < 0           ? strerror(-k)
+                    : o->res.tty[0] ? o->res.tty
+                                    : NULL);
+        request_free(r);
+}
+
+static void probe_done(struct request *r, struct engine_outcome *o) {
+        if (o->r < 0) {
+                request_fail_engine(r, &o->err);
+                return;
+        }
+        r->session = o->session;
+        decide_session(r);
+        request_ask(r);
+}
+
+static int on_worker_exit(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        _cleanup_free_ struct engine_outcome *o = malloc(sizeof(*o));
+        struct request *r = userdata;
+
+        r->worker_source = sd_event_source_disable_unref(r->worker_source);
+        r->deadline = sd_event_source_disable_unref(r->deadline);
+        if (!o) {
+                request_stop_worker(r);
+                request_fail(r, ERROR_PREFIX "Failed", "out of memory");
+                return 0;
+        }
+        (void)engine_worker_finish(&r->worker, o);
+        if (r->stage == STAGE_DECIDE)
+                probe_done(r, o);
+        else if (r->kind == REQUEST_INSPECT)
+                inspect_reply(r, o->r == 0 ? "yes" : "no",
+                              o->r == 0 ? r->decision.reason : o->err.message, o);
+        else
+                adopt_done(r, o);
+        return 0;
+}
+
+/* ---- the caller going away ---- */
+
+static int on_caller_gone(sd_bus_track *t, void *userdata) {
+        struct request *r = userdata;
+
+        r->caller_gone = true;
+        switch (r->stage) {
+        case STAGE_DECIDE:
+                log_outcome(r, "abandoned", "the caller disconnected; nothing was touched");
+                request_free(r);
+                break;
+        case STAGE_POLKIT:
+                log_outcome(r, "abandoned",
+                            "the caller disconnected before authorization ended; the process "
+                            "was not touched");
+                cancel_polkit(r);
+                request_free(r);
+                break;
+        case STAGE_WORK:
+                /* The worker undoes what it did if it has not reached its
+                 * point of no return; its end frees the request. */
+                engine_worker_cancel(&r->worker);
+                break;
+        }
+        /* Handled: not to be called again for this (now empty) track. */
+        return 1;
 }
 
 /* ---- method handlers ---- */
 
-/* Session mode also touches the processes holding the terminal's master
- * (a terminal emulator, sshd, tmux): each of them must be within what the
- * caller may adopt, or the whole takeover needs adopt-any. */
-static int decide_session(struct request *r, sd_bus_error *error) {
-        struct engine_options probe = {.mode = ENGINE_MODE_SESSION, .dry_run = true};
-        struct engine_result res;
-        struct engine_error err;
-
-        if (engine_adopt(r->pidfd, &probe, &res, &err) < 0) {
-                log_outcome(r, "refused", err.message);
-                return set_engine_error(error, &err);
-        }
-        for (size_t i = 0; i < res.n_holders; i++) {
-                struct permission_decision d;
-                struct engine_target t;
-                int pidfd = (int)syscall(SYS_pidfd_open, res.holders[i], 0);
-
-                /* Fail closed: a holder we cannot look at needs the most. */
-                if (pidfd < 0 || engine_identify(pidfd, &t, &err) < 0) {
-                        d.action = PERMISSION_ADOPT_ANY;
-                        d.reason = "a process holding the terminal could not be examined";
-                        d.same_user = d.kernel_allows = false;
-                } else
-                        permission_decide(r->caller_uid, r->ptrace_scope, &t, &d);
-                if (pidfd >= 0)
-                        close(pidfd);
-                if (d.action == PERMISSION_ADOPT_ANY && r->decision.action == PERMISSION_ADOPT) {
-                        r->decision = d;
-                        r->decision.reason = "the terminal is held by a process of another "
-                                             "user (a terminal emulator, sshd or tmux of theirs)";
-                }
-        }
-        return 0;
-}
-
-/* Who is calling, from the bus alone: the uid dbus-daemon recorded when the
- * caller connected (SO_PEERCRED), never anything read from /proc later. */
-static int caller_identity(sd_bus_message *m, struct request *r) {
-        _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *creds = NULL;
-        uint64_t augmented;
-        uid_t uid;
+/* Who is calling, from the bus alone: the uid and groups dbus-daemon
+ * recorded when the caller connected (SO_PEERCRED, SO_PEERGROUPS), never
+ * anything read from /proc later. sd-bus fills groups in from /proc
+ * ("augmented"), so we ask the bus driver ourselves. */
+static int caller_identity(struct manager *m, sd_bus_message *call, struct request *r) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        const char *sender = sd_bus_message_get_sender(call), *key;
+        bool have_uid = false;
         int k;
 
-        k = sd_bus_query_sender_creds(m, SD_BUS_CREDS_EUID | SD_BUS_CREDS_PID, &creds);
+        if (!sender)
+                return -EBADMSG;
+        k = sd_bus_call_method(m->bus, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+                               "org.freedesktop.DBus", "GetConnectionCredentials", &error, &reply,
+                               "s", sender);
         if (k < 0)
                 return k;
-        augmented = sd_bus_creds_get_augmented_mask(creds);
-        if (augmented & SD_BUS_CREDS_EUID)
-                return -EPERM;
-        k = sd_bus_creds_get_euid(creds, &uid);
+        k = sd_bus_message_enter_container(reply, 'a', "{sv}");
+        while (k >= 0 && (k = sd_bus_message_enter_container(reply, 'e', "sv")) > 0) {
+                k = sd_bus_message_read(reply, "s", &key);
+                if (k >= 0 && strcmp(key, "UnixUserID") == 0) {
+                        uint32_t uid;
+                        k = sd_bus_message_read(reply, "v", "u", &uid);
+                        r->caller.uid = (uid_t)uid;
+                        have_uid = k >= 0;
+                } else if (k >= 0 && strcmp(key, "ProcessID") == 0) {
+                        uint32_t pid;
+                        k = sd_bus_message_read(reply, "v", "u", &pid);
+                        r->caller_pid = (pid_t)pid;
+                } else if (k >= 0 && strcmp(key, "UnixGroupIDs") == 0) {
+                        const void *gids;
+                        size_t size;
+                        k = sd_bus_message_enter_container(reply, 'v', "au");
+                        if (k >= 0)
+                                k = sd_bus_message_read_array(reply, 'u', &gids, &size);
+                        if (k >= 0)
+                                k = sd_bus_message_exit_container(reply);
+                        /* All of them or none (fail closed). */
+                        if (k >= 0 && size / sizeof(uint32_t) <= PERMISSION_MAX_GROUPS) {
+                                const uint32_t *g = gids;
+                                r->caller.n_groups = size / sizeof(uint32_t);
+                                for (size_t i = 0; i < r->caller.n_groups; i++)
+                                        r->caller.groups[i] = (gid_t)g[i];
+                                r->caller.groups_known = true;
+                        }
+                } else if (k >= 0)
+                        k = sd_bus_message_skip(reply, "v");
+                if (k >= 0)
+                        k = sd_bus_message_exit_container(reply);
+        }
         if (k < 0)
                 return k;
-        r->caller_uid = uid;
-        if (!(augmented & SD_BUS_CREDS_PID))
-                (void)sd_bus_creds_get_pid(creds, &r->caller_pid);
+        return have_uid ? 0 : -EPERM;
+}
+
+/* The thread group of a tid, from /proc/TID/status; -1 if unknown. */
+static pid_t tgid_of(pid_t tid) {
+        char path[64], buf[4096];
+        const char *p;
+
+        snprintf(path, sizeof(path), "/proc/%d/status", (int)tid);
+        if (proc_read(AT_FDCWD, path, buf, sizeof(buf)) < 0 || !(p = strstr(buf, "\nTgid:")))
+                return -1;
+        return (pid_t)atoi(p + 6);
+}
+
+/* A pidfd may name a thread (PIDFD_THREAD): we adopt processes only. */
+static int refuse_thread_pidfd(int pidfd, sd_bus_error *error) {
+        char path[64], buf[1024];
+        const char *p;
+        pid_t pid, tgid;
+
+        snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", pidfd);
+        if (proc_read(AT_FDCWD, path, buf, sizeof(buf)) < 0 || !(p = strstr(buf, "\nPid:")))
+                return sd_bus_error_setf(error, ERROR_PREFIX "InvalidArgs",
+                                         "the file descriptor is not a pidfd; open one with "
+                                         "pidfd_open(2)");
+        pid = (pid_t)atoi(p + 5);
+        if (pid <= 0)
+                return 0; /* exited, or not in our pid namespace: identify says so */
+        tgid = tgid_of(pid);
+        if (tgid > 0 && tgid != pid)
+                return sd_bus_error_setf(error, ERROR_PREFIX "InvalidArgs",
+                                         "%d is a thread of process %d, not a process; pass the "
+                                         "process (pidfd_open(%d, 0))",
+                                         (int)pid, (int)tgid, (int)tgid);
         return 0;
 }
 
-/* Everything up to the polkit question; takes ownership of pidfd. */
-static int start_request(sd_bus_message *m, struct manager *mgr, enum request_kind kind, int pidfd,
+/* Everything before any other process is looked at: limits, options, who
+ * calls, which process. Takes ownership of pidfd. Returns 1 when the
+ * request lives on (a reply comes later), or an error for the caller. */
+static int request_start(sd_bus_message *call, struct manager *m, enum request_kind kind, int pidfd,
                          bool with_options, sd_bus_error *error) {
         _cleanup_(request_freep) struct request *r = NULL;
         struct engine_error err;
-        size_t slot;
         int k;
 
-        r = calloc(1, sizeof(*r));
+        r = request_new(m, call, kind, pidfd);
         if (!r) {
                 close(pidfd);
                 return -ENOMEM;
         }
-        r->manager = mgr;
-        r->kind = kind;
-        r->pidfd = pidfd;
-        r->call = sd_bus_message_ref(m);
-        r->mode = "process";
-        r->ptrace_scope = PTRACE_SCOPE_ABSENT;
-        /* polkit may prompt only if the caller said it can wait for that. */
-        r->interactive =
-                kind == REQUEST_ADOPT && sd_bus_message_get_allow_interactive_authorization(m) > 0;
-        mgr->n_pending++;
-        for (slot = 0; slot < MAX_REQUESTS && mgr->requests[slot]; slot++)
-                ;
-        if (slot == MAX_REQUESTS)
+        if (m->stopping)
                 return sd_bus_error_setf(error, ERROR_PREFIX "Busy",
-                                         "reptyrd is handling %d requests already; try again",
-                                         MAX_REQUESTS);
-        mgr->requests[slot] = r;
-
-        if (with_options) {
-                k = options_parse(m, &r->opts, &r->mode, error);
-                if (k < 0 || sd_bus_error_is_set(error))
-                        return k < 0 ? sd_bus_error_setf(error, ERROR_PREFIX "InvalidArgs",
-                                                         "malformed options: %s", strerror(-k))
-                                     : k;
-        }
+                                         "reptyrd is shutting down; try again in a moment");
         /* Fail closed: a caller we cannot identify gets nothing. */
-        k = caller_identity(m, r);
+        k = caller_identity(m, call, r);
         if (k < 0) {
                 log_outcome(r, "refused", "caller could not be identified");
                 return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED,
                                          "reptyrd cannot tell who is calling (%s); refusing",
                                          strerror(-k));
         }
+        if (requests_of(m, r->caller.uid) > REQUESTS_PER_USER_MAX || m->n_requests > REQUESTS_MAX) {
+                log_outcome(r, "refused", "too many requests in flight");
+                return sd_bus_error_setf(error, SD_BUS_ERROR_LIMITS_EXCEEDED,
+                                         "you have %u requests to reptyrd in flight already (at "
+                                         "most %d per user); wait for them to finish",
+                                         requests_of(m, r->caller.uid) - 1, REQUESTS_PER_USER_MAX);
+        }
+        /* polkit may prompt only if the caller said it can wait for that. */
+        r->interactive = kind == REQUEST_ADOPT &&
+                         sd_bus_message_get_allow_interactive_authorization(call) > 0;
+        if (with_options) {
+                k = options_parse(call, &r->opts, &r->mode, error);
+                if (k < 0 || sd_bus_error_is_set(error))
+                        return k < 0 ? sd_bus_error_setf(error, ERROR_PREFIX "InvalidArgs",
+                                                         "malformed options: %s", strerror(-k))
+                                     : k;
+        }
+        k = refuse_thread_pidfd(r->pidfd, error);
+        if (k < 0)
+                return k;
         if (engine_identify(r->pidfd, &r->target, &err) < 0) {
                 log_outcome(r, "refused", err.message);
-                return set_engine_error(error, &err);
+                return sd_bus_error_setf(error, options_error_bus_name(err.kind), "%s",
+                                         err.message);
         }
-        if (kind == REQUEST_ADOPT) {
-                for (size_t i = 0; i < MAX_REQUESTS; i++)
-                        if (i != slot && mgr->requests[i] &&
-                            mgr->requests[i]->kind == REQUEST_ADOPT &&
-                            mgr->requests[i]->target.pid == r->target.pid) {
-                                log_outcome(r, "refused", "busy");
-                                return sd_bus_error_setf(
-                                        error, ERROR_PREFIX "Busy",
-                                        "process %d (%s) is being adopted by another request; "
-                                        "wait for it to finish",
-                                        (int)r->target.pid, r->target.comm);
-                        }
-        }
-
-        r->ptrace_scope = permission_read_ptrace_scope(mgr->ptrace_scope_path);
+        r->ptrace_scope = permission_read_ptrace_scope(m->ptrace_scope_path);
         if (r->ptrace_scope < PTRACE_SCOPE_ABSENT) {
                 log_outcome(r, "refused", "cannot read Yama's ptrace_scope");
                 return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED,
-                                         "reptyrd cannot read %s; refusing",
-                                         mgr->ptrace_scope_path);
+                                         "reptyrd cannot read %s; refusing", m->ptrace_scope_path);
         }
-        permission_decide(r->caller_uid, r->ptrace_scope, &r->target, &r->decision);
-        if (r->opts.mode == ENGINE_MODE_SESSION && r->decision.action != PERMISSION_REFUSE) {
-                k = decide_session(r, error);
-                if (k < 0 || sd_bus_error_is_set(error))
-                        return k;
-        }
-        if (r->decision.action == PERMISSION_REFUSE) {
-                if (kind == REQUEST_INSPECT) {
-                        k = inspect_now(r, "no");
-                        return k < 0 ? k : 1;
-                }
-                log_outcome(r, "refused", r->decision.reason);
-                return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED,
-                                         "adopting process %d (%s) is refused: %s",
-                                         (int)r->target.pid, r->target.comm, r->decision.reason);
-        }
-        k = sd_bus_track_new(mgr->bus, &r->track, NULL, NULL);
+        permission_decide(&r->caller, r->ptrace_scope, &r->target, &r->decision);
+
+        k = sd_bus_track_new(m->bus, &r->track, on_caller_gone, r);
         if (k >= 0)
-                k = sd_bus_track_add_sender(r->track, m);
+                k = sd_bus_track_add_sender(r->track, call);
         if (k < 0)
                 return k;
-        k = ask_polkit(r);
-        if (k < 0) {
-                log_outcome(r, "refused", "cannot ask polkit");
-                return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED,
-                                         "cannot check authorization with polkit (%s); is "
-                                         "polkitd running?",
-                                         strerror(-k));
-        }
-        r = NULL; /* owned by the pending polkit call now */
+
+        if (r->opts.mode == ENGINE_MODE_SESSION && r->decision.action != PERMISSION_REFUSE) {
+                /* Who holds the terminal is read from other processes' fds:
+                 * in a worker, like everything that may block. */
+                r->stage = STAGE_DECIDE;
+                k = request_start_worker(r, ENGINE_JOB_PROBE, PROBE_TIMEOUT_USEC);
+                if (k < 0)
+                        return sd_bus_error_setf(error, ERROR_PREFIX "Failed",
+                                                 "cannot start a worker: %s", strerror(-k));
+        } else
+                request_ask(TAKE_PTR(r));
+        TAKE_PTR(r);
         return 1;
 }
 
@@ -587,12 +938,13 @@ static int method_adopt(sd_bus_message *m, void *userdata, sd_bus_error *error) 
 
         if (k < 0 || sd_bus_error_is_set(error))
                 return k;
-        return start_request(m, userdata, REQUEST_ADOPT, pidfd, true, error);
+        return request_start(m, userdata, REQUEST_ADOPT, pidfd, true, error);
 }
 
 static int method_adopt_pid(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         struct engine_error err;
         uint32_t pid;
+        pid_t tgid;
         int pidfd, k;
 
         k = sd_bus_message_read(m, "u", &pid);
@@ -601,13 +953,20 @@ static int method_adopt_pid(sd_bus_message *m, void *userdata, sd_bus_error *err
         if (pid == 0 || pid > INT32_MAX)
                 return sd_bus_error_setf(error, ERROR_PREFIX "InvalidArgs",
                                          "%u is not a process id", pid);
+        tgid = tgid_of((pid_t)pid);
+        if (tgid > 0 && tgid != (pid_t)pid)
+                return sd_bus_error_setf(error, ERROR_PREFIX "InvalidArgs",
+                                         "%u is a thread of process %d, not a process; pass the "
+                                         "process (%d)",
+                                         pid, (int)tgid, (int)tgid);
         /* Pinned now: whatever this pid names from here on is what the
          * caller meant (or gone). */
         if (engine_pidfd_open((pid_t)pid, &pidfd, &err) < 0) {
                 log_line("adopt: pid %u: refused: %s", pid, err.message);
-                return set_engine_error(error, &err);
+                return sd_bus_error_setf(error, options_error_bus_name(err.kind), "%s",
+                                         err.message);
         }
-        return start_request(m, userdata, REQUEST_ADOPT, pidfd, true, error);
+        return request_start(m, userdata, REQUEST_ADOPT, pidfd, true, error);
 }
 
 static int method_inspect(sd_bus_message *m, void *userdata, sd_bus_error *error) {
@@ -615,7 +974,7 @@ static int method_inspect(sd_bus_message *m, void *userdata, sd_bus_error *error
 
         if (k < 0 || sd_bus_error_is_set(error))
                 return k;
-        return start_request(m, userdata, REQUEST_INSPECT, pidfd, false, error);
+        return request_start(m, userdata, REQUEST_INSPECT, pidfd, false, error);
 }
 
 /* ---- properties ---- */
@@ -667,38 +1026,68 @@ static const sd_bus_vtable manager_vtable[] = {
         SD_BUS_VTABLE_END,
 };
 
-/* ---- idle exit ---- */
-
-/* Exit after idle_usec with nothing in flight. The name is released first
- * (new callers then activate a fresh helper), what is already queued is
- * still answered, and we never leave while a polkit check or an adoption
- * is pending. */
-static int on_idle(sd_event_source *s, uint64_t usec, void *userdata) {
-        struct manager *m = userdata;
-
-        if (m->n_pending > 0) {
-                idle_rearm(m);
-                return 0;
-        }
-        m->releasing = true;
-        (void)sd_bus_release_name(m->bus, BUS_NAME);
-        while (sd_bus_process(m->bus, NULL) > 0)
-                ;
-        if (m->n_pending == 0)
-                return sd_event_exit(m->event, 0);
-        return 0;
-}
+/* ---- idle exit and stopping ---- */
 
 static void idle_rearm(struct manager *m) {
-        if (m->releasing) {
-                if (m->n_pending == 0)
-                        (void)sd_event_exit(m->event, 0);
-                return;
-        }
-        if (!m->idle)
+        if (!m->idle || m->releasing || m->stopping)
                 return;
         (void)sd_event_source_set_time_relative(m->idle, m->idle_usec);
         (void)sd_event_source_set_enabled(m->idle, SD_EVENT_ONESHOT);
+}
+
+/* Called whenever a request ends. */
+static void manager_check_exit(struct manager *m) {
+        if ((m->releasing || m->stopping) && m->n_requests == 0)
+                (void)sd_event_exit(m->event, 0);
+        else if (m->n_requests == 0)
+                idle_rearm(m);
+}
+
+/* Exit after idle_usec with nothing in flight. The name is released first
+ * (new callers then activate a fresh helper), what is already queued is
+ * still answered, and we never leave while a request is in flight. */
+static int on_idle(sd_event_source *s, uint64_t usec, void *userdata) {
+        struct manager *m = userdata;
+
+        if (m->n_requests > 0)
+                return 0; /* re-armed when the last one ends */
+        m->releasing = true;
+        (void)sd_bus_release_name(m->bus, BUS_NAME);
+        /* Calls routed to us before the release are answered. */
+        while (sd_bus_process(m->bus, NULL) > 0)
+                ;
+        manager_check_exit(m);
+        return 0;
+}
+
+/* SIGTERM (systemctl stop/restart): take nothing new; what is waiting for
+ * polkit or probing is answered now; adoptions under way are cancelled,
+ * which undoes those not past their point of no return and lets the others
+ * finish; then exit. */
+static int on_terminate(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
+        struct manager *m = userdata;
+        struct request *r, *next;
+
+        if (m->stopping)
+                return 0;
+        m->stopping = true;
+        log_line("stopping: %u request(s) in flight", m->n_requests);
+        (void)sd_bus_release_name(m->bus, BUS_NAME);
+        for (r = m->requests; r; r = next) {
+                next = r->next;
+                if (r->stage == STAGE_WORK) {
+                        engine_worker_cancel(&r->worker);
+                        continue;
+                }
+                cancel_polkit(r);
+                request_stop_worker(r);
+                request_fail(r, ERROR_PREFIX "Busy",
+                             "reptyrd is shutting down; process %d was not touched; try again "
+                             "in a moment",
+                             (int)r->target.pid);
+        }
+        manager_check_exit(m);
+        return 0;
 }
 
 /* ---- run ---- */
@@ -709,6 +1098,7 @@ static void help(void) {
                "for callers that polkit authorizes. Started by the system bus, not by hand.\n\n"
                "  --idle-timeout=SEC         exit after SEC seconds without requests (%d)\n"
                "  --ptrace-scope-file=PATH   read Yama's ptrace_scope here (tests)\n"
+               "  --test-kill-worker-at=N    the adopting worker dies at engine step N (tests)\n"
                "  -h --help                  this text\n"
                "     --version               the version\n",
                DEFAULT_IDLE_SEC);
@@ -718,6 +1108,7 @@ static int parse_argv(int argc, char **argv, struct manager *m) {
         static const struct option options[] = {
                 {"idle-timeout", required_argument, NULL, 'i'},
                 {"ptrace-scope-file", required_argument, NULL, 'p'},
+                {"test-kill-worker-at", required_argument, NULL, 'k'},
                 {"help", no_argument, NULL, 'h'},
                 {"version", no_argument, NULL, 'V'},
                 {},
@@ -730,13 +1121,18 @@ static int parse_argv(int argc, char **argv, struct manager *m) {
 
                 switch (c) {
                 case 'i':
+                case 'k':
                         errno = 0;
                         v = strtoul(optarg, &end, 10);
                         if (errno || *end || !*optarg || v == 0 || v > 86400) {
-                                fprintf(stderr, "reptyrd: --idle-timeout needs 1..86400 seconds\n");
+                                fprintf(stderr, "reptyrd: --%s needs 1..86400\n",
+                                        c == 'i' ? "idle-timeout" : "test-kill-worker-at");
                                 return -EINVAL;
                         }
-                        m->idle_usec = (uint64_t)v * 1000000;
+                        if (c == 'i')
+                                m->idle_usec = (uint64_t)v * USEC_PER_SEC;
+                        else
+                                m->fault_kill_tracer_step = (unsigned)v;
                         break;
                 case 'p':
                         m->ptrace_scope_path = optarg;
@@ -758,9 +1154,43 @@ static int parse_argv(int argc, char **argv, struct manager *m) {
         return 1;
 }
 
-int main(int argc, char **argv) {
-        struct manager m = {
-                .idle_usec = DEFAULT_IDLE_SEC * UINT64_C(1000000),
+static void manager_done(struct manager *m) {
+        while (m->requests)
+                request_free(m->requests);
+        sd_event_source_unref(m->idle);
+        sd_bus_flush_close_unref(m->bus);
+        sd_event_unref(m->event);
+}
+
+static int connect_bus(struct manager *m) {
+        int k;
+
+        k = sd_bus_open_system(&m->bus);
+        if (k < 0) {
+                log_line("reptyrd: cannot connect to the system bus: %s", strerror(-k));
+                return k;
+        }
+        k = sd_bus_add_object_vtable(m->bus, NULL, BUS_PATH, BUS_IFACE, manager_vtable, m);
+        if (k < 0) {
+                log_line("reptyrd: cannot register %s: %s", BUS_PATH, strerror(-k));
+                return k;
+        }
+        k = sd_bus_attach_event(m->bus, m->event, SD_EVENT_PRIORITY_NORMAL);
+        if (k < 0) {
+                log_line("reptyrd: cannot attach the bus to the event loop: %s", strerror(-k));
+                return k;
+        }
+        k = sd_bus_request_name(m->bus, BUS_NAME, 0);
+        if (k < 0) {
+                log_line("reptyrd: cannot own %s on the system bus: %s", BUS_NAME, strerror(-k));
+                return k;
+        }
+        return 0;
+}
+
+static int run(int argc, char **argv) {
+        _cleanup_(manager_done) struct manager m = {
+                .idle_usec = DEFAULT_IDLE_SEC * USEC_PER_SEC,
                 .ptrace_scope_path = DEFAULT_PTRACE_SCOPE,
         };
         sigset_t mask;
@@ -771,44 +1201,43 @@ int main(int argc, char **argv) {
                 return k < 0 ? 2 : 0;
         /* A client closing its end must not kill us. */
         signal(SIGPIPE, SIG_IGN);
+        /* Blocked here, so the workers inherit them blocked: systemd's
+         * SIGTERM to the whole unit must not kill a worker halfway through
+         * an adoption (we cancel it, and it undoes, instead). */
         sigemptyset(&mask);
         sigaddset(&mask, SIGTERM);
         sigaddset(&mask, SIGINT);
         sigprocmask(SIG_BLOCK, &mask, NULL);
 
         k = sd_event_default(&m.event);
-        if (k < 0)
-                goto fail;
-        (void)sd_event_add_signal(m.event, NULL, SIGTERM, NULL, NULL);
-        (void)sd_event_add_signal(m.event, NULL, SIGINT, NULL, NULL);
-        k = sd_bus_open_system(&m.bus);
-        if (k < 0)
-                goto fail;
-        k = sd_bus_add_object_vtable(m.bus, NULL, BUS_PATH, BUS_IFACE, manager_vtable, &m);
-        if (k < 0)
-                goto fail;
-        k = sd_bus_attach_event(m.bus, m.event, SD_EVENT_PRIORITY_NORMAL);
-        if (k < 0)
-                goto fail;
+        if (k < 0) {
+                log_line("reptyrd: cannot create an event loop: %s", strerror(-k));
+                return 1;
+        }
+        k = sd_event_add_signal(m.event, NULL, SIGTERM, on_terminate, &m);
+        if (k >= 0)
+                k = sd_event_add_signal(m.event, NULL, SIGINT, on_terminate, &m);
+        if (k < 0) {
+                log_line("reptyrd: cannot watch SIGTERM: %s", strerror(-k));
+                return 1;
+        }
+        /* WATCHDOG_USEC from systemd: the loop pings it; a wedged helper
+         * gets restarted. Without systemd this does nothing. */
+        (void)sd_event_set_watchdog(m.event, true);
         k = sd_event_add_time_relative(m.event, &m.idle, CLOCK_MONOTONIC, m.idle_usec, 0, on_idle,
                                        &m);
-        if (k < 0)
-                goto fail;
-        k = sd_bus_request_name(m.bus, BUS_NAME, 0);
         if (k < 0) {
-                fprintf(stderr, "reptyrd: cannot own %s on the system bus: %s\n", BUS_NAME,
-                        strerror(-k));
-                goto out;
+                log_line("reptyrd: cannot arm the idle timer: %s", strerror(-k));
+                return 1;
         }
+        if (connect_bus(&m) < 0)
+                return 1;
         k = sd_event_loop(m.event);
-        if (k < 0)
-                goto fail;
-        goto out;
-fail:
-        fprintf(stderr, "reptyrd: %s\n", strerror(-k));
-out:
-        sd_event_source_unref(m.idle);
-        sd_bus_flush_close_unref(m.bus);
-        sd_event_unref(m.event);
-        return k < 0 ? 1 : 0;
+        if (k < 0) {
+                log_line("reptyrd: event loop failed: %s", strerror(-k));
+                return 1;
+        }
+        return 0;
 }
+
+int main(int argc, char **argv) { return run(argc, argv); }

@@ -10,14 +10,15 @@ The helper runs with --idle-timeout=2 (the shipped default is 30 s):
 - 20 adoptions at once, by nobody and reptyr-test2 each adopting their own
   processes, all succeed, and each process answers on its own new terminal
   through the master its own caller received;
-- the same process twice at once: the second call gets Busy and the target
-  is adopted once, by the first.
+
+(Busy is no longer given for a request that merely waits for polkit: see
+test-attack-*.py, where a request stalled in polkit must not make anyone
+else's adoption of the same process fail.)
 
 Polkit is held with a rule that waits (polkit.spawn) until the test opens a
 gate, so "in flight" is a state the test controls rather than a race.
 """
 
-import json
 import os
 import select
 import subprocess
@@ -28,7 +29,7 @@ sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bustest  # noqa: E402
 import rig  # noqa: E402
-from bustest import ADOPT, ERR, Failure, expect  # noqa: E402
+from bustest import ADOPT, Failure, expect  # noqa: E402
 
 args = bustest.arg_parser(__doc__).parse_args()
 IDLE = 2.0
@@ -140,33 +141,6 @@ def check_twenty_concurrent_adoptions(env):
                                since=since, caller_pid=client.pid)
 
 
-def check_same_target_twice_busy(env):
-    v = env.start_victim("nobody", "read", name="twice")
-    gate = env.gate("twice", v.pid, "YES", ADOPT)
-    try:
-        since = len(env.log_entries())
-        C, first = env.start_relay(v)
-        env.wait_gate_started(gate)
-        second = env.rig.popen([env.bus_client, "adopt", str(v.pid)], user="nobody",
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        out, err = second.communicate(timeout=30)
-        env.open_gate(gate)
-        env.wait_adopted(v, C, first)
-    finally:
-        env.open_gate(gate)
-        env.rig.remove_rules("05-gate-twice.rules")
-    data = json.loads(out.splitlines()[-1]) if out.strip() else {}
-    msg = env.expect_error(data, ERR + "Busy", "a second adoption of the same process at once")
-    expect(str(v.pid) in msg, "Busy message does not name pid %d: %r" % (v.pid, msg))
-    env.ask(v, C, "adopted-once", watch=[first])
-    env.expect_logged_once(v.pid, r"busy", NOBODY, caller_pid=second.pid, since=since,
-                           what="log of the Busy refusal")
-    env.expect_logged_once(v.pid, r"^adopted", NOBODY, caller_pid=first.pid, since=since,
-                           what="log of the adoption")
-    env.w.send(C, "quit\n")
-    env.w.wait_exit([v.proc, first], what="victim and client exit")
-
-
 def setup():
     return bustest.Env(args, dict(rules=bustest.shipped_rules(args), ptrace_scope="0",
                                   reptyrd_args=["--idle-timeout=%d" % IDLE]))
@@ -179,8 +153,6 @@ checks = [
      check_pending_request_delays_exit),
     ("20 concurrent adoptions by nobody and reptyr-test2 all land on their own terminals",
      check_twenty_concurrent_adoptions),
-    ("the same process twice at once: Busy for the second, adopted once",
-     check_same_target_twice_busy),
 ]
 
 bustest.run_checks(checks, setup)
