@@ -10,6 +10,9 @@ The helper runs with --idle-timeout=2 (the shipped default is 30 s):
 - 20 adoptions at once, by nobody and reptyr-test2 each adopting their own
   processes, all succeed, and each process answers on its own new terminal
   through the master its own caller received;
+- SIGTERM (systemctl stop) while a request waits for polkit: the caller
+  gets a clear error at once, the target is untouched, the helper exits
+  without waiting for its idle timeout.
 
 (Busy is no longer given for a request that merely waits for polkit: see
 test-attack-*.py, where a request stalled in polkit must not make anyone
@@ -19,7 +22,9 @@ Polkit is held with a rule that waits (polkit.spawn) until the test opens a
 gate, so "in flight" is a state the test controls rather than a race.
 """
 
+import json
 import os
+import signal
 import select
 import subprocess
 import sys
@@ -29,7 +34,7 @@ sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bustest  # noqa: E402
 import rig  # noqa: E402
-from bustest import ADOPT, Failure, expect  # noqa: E402
+from bustest import ADOPT, ERR, Failure, expect  # noqa: E402
 
 args = bustest.arg_parser(__doc__).parse_args()
 IDLE = 2.0
@@ -141,6 +146,32 @@ def check_twenty_concurrent_adoptions(env):
                                since=since, caller_pid=client.pid)
 
 
+def check_sigterm_answers_and_exits(env):
+    v = env.start_victim("nobody", "read", name="term")
+    env.baseline(v)
+    env.inspect(v)
+    pid, pidfd = helper_pidfd(env)
+    gate = env.gate("term", v.pid, "YES", ADOPT)
+    try:
+        C, client = env.start_relay(v)
+        env.wait_gate_started(gate)
+        os.kill(pid, signal.SIGTERM)
+        since = time.monotonic()
+        m = env.w.wait_for(C, r"(\{\"ok\":.*\})\r?\n", what="the helper's answer after SIGTERM",
+                           watch=[client], timeout=5)
+    finally:
+        env.open_gate(gate)
+        env.rig.remove_rules("05-gate-term.rules")
+    data = json.loads(m.group(1))
+    msg = env.expect_error(data, ERR + "Busy", "a request cut short by SIGTERM")
+    expect("shutting down" in msg, "the error does not say the helper stops: %r" % msg)
+    elapsed = wait_helper_exit(env, pid, pidfd, since, "exit after SIGTERM")
+    expect(elapsed < IDLE, "helper took %.2f s to exit after SIGTERM" % elapsed)
+    env.assert_untouched(v, "SIGTERM of the helper")
+    env.w.wait_exit([client], what="client exit")
+    env.quit(v)
+
+
 def setup():
     return bustest.Env(args, dict(rules=bustest.shipped_rules(args), ptrace_scope="0",
                                   reptyrd_args=["--idle-timeout=%d" % IDLE]))
@@ -153,6 +184,8 @@ checks = [
      check_pending_request_delays_exit),
     ("20 concurrent adoptions by nobody and reptyr-test2 all land on their own terminals",
      check_twenty_concurrent_adoptions),
+    ("SIGTERM while polkit decides: an answer at once, target untouched, prompt exit",
+     check_sigterm_answers_and_exits),
 ]
 
 bustest.run_checks(checks, setup)
