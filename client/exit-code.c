@@ -41,6 +41,8 @@ static const struct {
         {"org.freedesktop.DBus.Error.Disconnected", false, EXIT_HELPER_UNREACHABLE},
         {"org.freedesktop.DBus.Error.Spawn.", true, EXIT_HELPER_UNREACHABLE},
         {"org.freedesktop.DBus.Error.InvalidArgs", false, EXIT_USAGE},
+        /* Too many of this user's requests in flight: try again later. */
+        {"org.freedesktop.DBus.Error.LimitsExceeded", false, EXIT_BUSY},
 };
 
 int exit_code_of_engine_kind(enum engine_error_kind kind) {
