@@ -134,10 +134,15 @@ void engine_worker_cancel(struct engine_worker *w) {
         (void)send(w->sock, "c", 1, MSG_DONTWAIT | MSG_NOSIGNAL);
 }
 
-static void reap(struct engine_worker *w, siginfo_t *si) {
+/* Collect the worker's exit status if it is there (wait: block until it
+ * is). A parent that lets the kernel reap its children (SA_NOCLDWAIT, as
+ * reptyrd does) gets no status: si stays zeroed. */
+static void reap(struct engine_worker *w, siginfo_t *si, bool wait) {
         memset(si, 0, sizeof(*si));
         if (w->pidfd >= 0) {
-                while (waitid((idtype_t)P_PIDFD, (id_t)w->pidfd, si, WEXITED) < 0 && errno == EINTR)
+                while (waitid((idtype_t)P_PIDFD, (id_t)w->pidfd, si,
+                              WEXITED | (wait ? 0 : WNOHANG)) < 0 &&
+                       errno == EINTR)
                         ;
                 close(w->pidfd);
                 w->pidfd = -1;
@@ -165,7 +170,7 @@ int engine_worker_finish(struct engine_worker *w, struct engine_outcome *out) {
                 if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
                     c->cmsg_len == CMSG_LEN(sizeof(int)))
                         memcpy(&fd, CMSG_DATA(c), sizeof(int));
-        reap(w, &si);
+        reap(w, &si, true);
         close(w->sock);
         w->sock = -1;
         if (n == (ssize_t)sizeof(*out) && !(msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC))) {
@@ -186,15 +191,23 @@ int engine_worker_finish(struct engine_worker *w, struct engine_outcome *out) {
                  "may have been left in the middle of being moved: check it with reptyrctl "
                  "inspect",
                  si.si_code == CLD_EXITED ? "exit status" : "signal", si.si_status);
+        if (si.si_pid == 0)
+                snprintf(out->err.message, sizeof(out->err.message),
+                         "the worker doing this adoption died before it reported; the process "
+                         "may have been left in the middle of being moved: check it with "
+                         "reptyrctl inspect");
         return out->r;
 }
 
 void engine_worker_free(struct engine_worker *w) {
         siginfo_t si;
 
+        /* Never blocks: a worker that is not dead yet (it may sit in an
+         * uninterruptible wait for a moment) is reaped by the kernel
+         * (SA_NOCLDWAIT) or stays a zombie until we exit. */
         if (w->pidfd >= 0) {
                 (void)syscall(SYS_pidfd_send_signal, w->pidfd, SIGKILL, NULL, 0);
-                reap(w, &si);
+                reap(w, &si, false);
         }
         if (w->sock >= 0)
                 close(w->sock);

@@ -1201,6 +1201,10 @@ static int run(int argc, char **argv) {
                 return k < 0 ? 2 : 0;
         /* A client closing its end must not kill us. */
         signal(SIGPIPE, SIG_IGN);
+        /* Workers are reaped by the kernel: one killed past its deadline
+         * may take a moment to die, and we never wait for it. */
+        (void)sigaction(SIGCHLD,
+                        &(struct sigaction){.sa_handler = SIG_DFL, .sa_flags = SA_NOCLDWAIT}, NULL);
         /* Blocked here, so the workers inherit them blocked: systemd's
          * SIGTERM to the whole unit must not kill a worker halfway through
          * an adoption (we cancel it, and it undoes, instead). */
