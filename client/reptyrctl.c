@@ -28,6 +28,7 @@
 #include "engine.h"
 #include "exit-code.h"
 #include "polkit-agent.h"
+#include "proc.h"
 #include "relay.h"
 #include "target-info.h"
 #include "util.h"
@@ -80,7 +81,8 @@ static int help(void) {
                "\n"
                "Exit status:\n"
                "  N    once adopted: PID's own exit status, 128+SIGNAL if a signal killed it;\n"
-               "       0 if PID left this terminal or its status is unknown\n"
+               "       0 if PID left this terminal and runs on; 76 if it exited and its\n"
+               "       status cannot be known (reaped before reptyrctl looked, Linux < 6.15)\n"
                "  64   invalid usage or argument     70   PID went away during adoption\n"
                "  65   no such process               71   PID is traced by someone else\n"
                "  66   PID has no terminal to move   72   permission denied\n"
@@ -327,20 +329,14 @@ static int report_exit(pid_t pid, const char *comm, const struct relay_exit *ex)
                                 (int)pid, comm);
                 return 0;
         }
-        switch (ex->status) {
-        case RELAY_STATUS_KNOWN:
-                break;
-        case RELAY_STATUS_UNSUPPORTED:
+        if (ex->status == EXIT_STATUS_UNKNOWN) {
+                /* Never 0: a failed job must not look like success. */
                 fprintf(stderr,
-                        "reptyrctl: %d exited; its exit status is unknown (needs Linux 6.15)\n",
-                        (int)pid);
-                return 0;
-        case RELAY_STATUS_NOT_REAPED:
-                fprintf(stderr,
-                        "reptyrctl: %d exited; its exit status is unknown: its parent has not "
-                        "collected it\n",
-                        (int)pid);
-                return 0;
+                        "reptyrctl: %d (%s) exited; its exit status is unknown (its parent "
+                        "collected it before reptyrctl could read it, and this kernel keeps "
+                        "no copy: Linux 6.15 does); exiting with %d\n",
+                        (int)pid, comm, EXIT_STATUS_UNKNOWN_CODE);
+                return EXIT_STATUS_UNKNOWN_CODE;
         }
 
         if (WIFSIGNALED(ex->wait_status)) {
@@ -533,7 +529,7 @@ static int verb_adopt(char *pid_arg) {
         struct engine_result res = {.master_fd = -1};
         struct engine_error err = {0};
         struct bus_adoption ad = {.master_fd = -1};
-        _cleanup_close_ int pidfd = -1, master_fd = -1;
+        _cleanup_close_ int pidfd = -1, master_fd = -1, proc_dirfd = -1;
         unsigned short rows = 0, cols = 0;
         struct relay_exit ex;
         struct winsize ws;
@@ -581,6 +577,11 @@ static int verb_adopt(char *pid_arg) {
 
         if (engine_pidfd_open(pid, &pidfd, &err) < 0)
                 return log_engine_error(&err);
+        /* Pinned next to the pidfd: where its exit status is read while it
+         * is a zombie. Best effort: without it the status comes from the
+         * pidfd, on kernels that keep it. */
+        if (proc_open(pidfd, pid, &proc_dirfd) < 0)
+                proc_dirfd = -1;
         read_comm(pid, comm, sizeof comm);
 
         if (tty && ioctl(STDIN_FILENO, TIOCGWINSZ, &ws) == 0) {
@@ -630,9 +631,13 @@ static int verb_adopt(char *pid_arg) {
                         close(pidfd);
                         pidfd = lfd;
                         pid = leader;
+                        if (proc_dirfd >= 0)
+                                close(proc_dirfd);
+                        if (proc_open(pidfd, pid, &proc_dirfd) < 0)
+                                proc_dirfd = -1;
                 }
         }
-        r = relay_run(master_fd, pidfd, !arg_session, &ex);
+        r = relay_run(master_fd, pidfd, proc_dirfd, !arg_session, &ex);
         if (r < 0) {
                 fprintf(stderr,
                         "reptyrctl: relaying the terminal of %d (%s) failed: %s; %d got a "

@@ -781,6 +781,26 @@ def _exit_status_code(c):
     c.finish_quit(v, C, client, expect=7)
 
 
+@case("exit-status-from-zombie")
+def _exit_status_from_zombie(c):
+    """The victim's parent (the harness) does not reap it until reptyrctl is
+    done: the status must come from the zombie itself, on every kernel."""
+    v = c.start_victim("exit-code", 9)
+    c.pre_adoption(v, v.pty.path)
+    C = c.w.pty("C")
+    client = c.start_reptyrctl(v.pid, C)
+    c.wait_adopted(v, v.pty.path, C, client)
+    c.w.send(C, "quit\n")
+    c.w.wait_exit([client], what="reptyrctl exit while the victim is an unreaped zombie")
+    state = open("/proc/%d/stat" % v.pid).read().rsplit(")", 1)[1].split()[0]
+    if state != "Z":
+        raise Failure("the victim is %s, not an unreaped zombie: the test proves nothing" % state)
+    if client.exit_code() != 9:
+        raise Failure("reptyrctl exited %s with its target an unreaped zombie of status 9; %r"
+                      % (signal_name(client.exit_code()), C.tail()))
+    c.w.wait_exit([v.proc], what="victim reaped")
+
+
 @case("exit-status-killed")
 def _exit_status_killed(c):
     v = c.start_victim("read")
