@@ -1122,6 +1122,8 @@ static long old_ctty_fd(struct adoption *a) {
         return -1;
 }
 
+static void drop_dummy(struct adoption *a);
+
 /* Give up the old controlling terminal. */
 static int leave_old_tty(struct adoption *a) {
         long v, fd = -1, tmp = -1;
@@ -1168,6 +1170,9 @@ static int leave_old_tty(struct adoption *a) {
                 if ((r = do_step(a, "starting a new session", v)) < 0)
                         return r;
                 a->noreturn = true;
+                /* The dummy has served its purpose: gone at once, so that a
+                 * tracer dying from here on leaves no child behind. */
+                drop_dummy(a);
                 a->res->was_leader = false;
                 return 0;
         }
