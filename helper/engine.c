@@ -183,8 +183,8 @@ enum {
         SCR_PTMX = 0,     /* "/dev/ptmx" */
         SCR_DEVTTY = 16,  /* "/dev/tty" */
         SCR_EVENT = 48,   /* struct epoll_event (packed or not) */
-        SCR_ACT_IGN = 64, /* kernel sigaction with SIG_IGN */
-        SCR_ACT_OLD = 128,
+        SCR_SIGSET = 64,  /* a sigset of one signal */
+        SCR_ZERO_TS = 80, /* a zero timeout (16 zero bytes) */
         SCR_SIGINFO = 256,
 };
 
@@ -271,7 +271,9 @@ struct adoption {
         size_t n_ep;
 
         struct tracee t;
-        bool frozen;
+        bool seized;       /* attached (maybe not stopped) */
+        bool frozen;       /* every thread stopped */
+        bool remote_ready; /* registers saved: remote calls possible */
         struct remote r;
 
         long t_master;
@@ -302,6 +304,11 @@ static int checkpoint(struct adoption *a) {
                 return 0;
         case ENGINE_FAULT_FAIL:
                 return -EIO;
+        case ENGINE_FAULT_KILL_TRACER:
+                /* What a crash or `kill -9` of the adopter does: the
+                 * kernel detaches every thread, whatever state it is in. */
+                (void)raise(SIGKILL);
+                return 0;
         default:
                 return 0;
         }
@@ -325,6 +332,24 @@ static int step_error(struct adoption *a, const char *what, long r) {
                 a->noreturn && !a->leader
                         ? "it is back on its old terminal, but now runs in a session of its own"
                         : "the process was left as it was");
+}
+
+/* The caller's last word before the first step that cannot be undone. */
+static int proceed(struct adoption *a) {
+        int r;
+
+        if (!a->opts->proceed)
+                return 0;
+        r = a->opts->proceed(a->opts->userdata, a->err);
+        if (r >= 0)
+                return 0;
+        if (a->err->message[0] == '\0')
+                engine_fail(a->err, ENGINE_ERR_FAILED, r,
+                            "the adoption of %d (%s) was called off; it was left as it was",
+                            (int)a->pid, a->stat.comm);
+        if (a->err->kind == ENGINE_OK)
+                a->err->kind = ENGINE_ERR_FAILED;
+        return r;
 }
 
 dev_t engine_tty_nr_to_dev(unsigned tty_nr) {
@@ -406,44 +431,48 @@ bool engine_is_self_or_ancestor(pid_t pid) {
 /* Other processes in the target's process group (and, for a session
  * leader, in its session): moving only the target would split them from
  * their terminal. Lists up to a few of them in `names`. */
+struct companions {
+        struct adoption *a;
+        char *names;
+        size_t size, used;
+        int count;
+};
+
+static int companion_cb(pid_t p, int dirfd, void *userdata) {
+        struct companions *c = userdata;
+        char name[16];
+        _cleanup_close_ int pd = -1;
+        struct proc_stat st;
+
+        if (p == c->a->pid)
+                return 0;
+        snprintf(name, sizeof(name), "%d", (int)p);
+        pd = openat(dirfd, name, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (pd < 0 || proc_read_stat(pd, &st) < 0)
+                return 0;
+        if (st.pgrp != c->a->stat.pgrp && !(c->a->leader && st.session == c->a->stat.session))
+                return 0;
+        if (c->count < 4 && c->used < c->size) {
+                int w = snprintf(c->names + c->used, c->size - c->used, "%s%d (%s)",
+                                 c->count ? ", " : "", (int)p, st.comm);
+                if (w > 0)
+                        c->used += (size_t)w;
+        }
+        c->count++;
+        return 0;
+}
+
 static int find_companions(struct adoption *a, char *names, size_t size) {
-        _cleanup_close_ int fd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        DIR *d;
-        struct dirent *de;
-        int count = 0;
-        size_t used = 0;
+        struct companions c = {.a = a, .names = names, .size = size};
+        int r;
 
         names[0] = '\0';
-        if (fd < 0)
-                return -errno;
-        d = fdopendir(fd);
-        if (!d)
-                return -errno;
-        fd = -1;
-        while ((de = readdir(d))) {
-                pid_t p = proc_name_to_pid(de->d_name);
-                _cleanup_close_ int pd = -1;
-                struct proc_stat st;
-
-                if (p < 0 || p == a->pid)
-                        continue;
-                pd = openat(dirfd(d), de->d_name, O_PATH | O_DIRECTORY | O_CLOEXEC);
-                if (pd < 0 || proc_read_stat(pd, &st) < 0)
-                        continue;
-                if (st.pgrp != a->stat.pgrp && !(a->leader && st.session == a->stat.session))
-                        continue;
-                if (count < 4 && used < size) {
-                        int w = snprintf(names + used, size - used, "%s%d (%s)", count ? ", " : "",
-                                         (int)p, st.comm);
-                        if (w > 0)
-                                used += (size_t)w;
-                }
-                count++;
-        }
-        closedir(d);
-        if (count > 4 && used < size)
-                snprintf(names + used, size - used, " and %d more", count - 4);
-        return count;
+        r = proc_for_each_pid(AT_FDCWD, "/proc", companion_cb, &c);
+        if (r < 0)
+                return r;
+        if (c.count > 4 && c.used < size)
+                snprintf(names + c.used, size - c.used, " and %d more", c.count - 4);
+        return c.count;
 }
 
 /* Children of the frozen target that are still in its process group: the
@@ -682,15 +711,33 @@ static int inspect(struct adoption *a) {
 
 /* ---- freeze ---- */
 
+/* Why a thread did not stop in time, for the error message. */
+static int stuck_error(struct adoption *a, const struct tracee *t, pid_t pid, const char *comm,
+                       const char *role) {
+        const char *why = t->stuck_state == 'D' ? "is in an uninterruptible wait" : "did not stop";
+        return engine_fail(
+                a->err, ENGINE_ERR_BUSY, -EBUSY,
+                "thread %d of process %d (%s)%s %s (state %c, wchan %s): it may be waiting for "
+                "a vfork()ed child or for a slow filesystem; nothing was changed; try again "
+                "when it has moved on",
+                (int)t->stuck_tid, (int)pid, comm, role, why, t->stuck_state, t->stuck_wchan);
+}
+
+static long rcall(struct adoption *a, enum arch_sys sys, uint64_t a0, uint64_t a1, uint64_t a2,
+                  uint64_t a3);
+
 static int freeze(struct adoption *a) {
         unsigned opts = PTRACE_O_TRACESYSGOOD | PTRACE_O_TRACECLONE | PTRACE_O_TRACEEXEC;
         _cleanup_free_ struct proc_fd *fds = NULL;
         struct proc_stat st;
         ssize_t n;
+        long v;
         int r, child;
 
         if (a->status.seccomp != 0)
                 opts |= PTRACE_O_SUSPEND_SECCOMP;
+        /* Attach without stopping anything: until the permission check
+         * below has passed, the target must not notice us at all. */
         r = tracee_seize(&a->t, a->pid, a->dirfd, opts);
         if (r == -EBUSY)
                 return engine_fail(
@@ -713,16 +760,52 @@ static int freeze(struct adoption *a) {
         if (r == -ESRCH || a->t.gone)
                 return gone_error(a);
         if (r < 0)
+                return step_error(a, "attaching to it", r);
+        a->seized = true;
+
+        /* Attached, it can no longer exec a program unnoticed (the exec
+         * would stop it before the program runs). Look at it again and
+         * decide once more: it may have exec'd a setuid program since it
+         * was inspected. */
+        if (!proc_pidfd_alive(a->pidfd))
+                return gone_error(a);
+        r = proc_read_stat(a->dirfd, &st);
+        if (r < 0 || st.starttime != a->stat.starttime)
+                return gone_error(a);
+        r = proc_read_status(a->dirfd, &a->status);
+        if (r < 0)
+                return gone_error(a);
+        r = verify(a);
+        if (r < 0)
+                return r;
+        if ((r = checkpoint(a)) < 0)
+                return step_error(a, "stopping it", r);
+
+        /* Allowed: now stop it. */
+        r = tracee_interrupt(&a->t, a->opts->stop_timeout_ms);
+        if (r == -ETIMEDOUT)
+                return stuck_error(a, &a->t, a->pid, a->stat.comm, "");
+        if (r == -ESTALE)
+                return engine_fail(a->err, ENGINE_ERR_TARGET_GONE, -ESTALE,
+                                   "process %d (%s) started another program while it was being "
+                                   "adopted; nothing was changed; adopt it again if it should be",
+                                   (int)a->pid, a->stat.comm);
+        if (r == -ENOBUFS)
+                return engine_fail(a->err, ENGINE_ERR_BUSY, r,
+                                   "process %d (%s) is receiving a flood of signals; nothing was "
+                                   "changed; try again later",
+                                   (int)a->pid, a->stat.comm);
+        if (r == -ESRCH || a->t.gone)
+                return gone_error(a);
+        if (r < 0)
                 return step_error(a, "stopping it", r);
         a->frozen = true;
         a->res->was_stopped = a->t.was_stopped;
         a->res->threads = (unsigned)a->t.n_threads;
 
-        /* Now that it cannot change any more, make sure it is still the
-         * process we inspected and look at it again: the fds we move and
-         * the epoll registrations are taken from this frozen view. */
-        if (!proc_pidfd_alive(a->pidfd))
-                return gone_error(a);
+        /* Now that it cannot change any more, look at it again: the fds we
+         * move and the epoll registrations are taken from this frozen
+         * view. */
         r = proc_read_stat(a->dirfd, &st);
         if (r < 0 || st.starttime != a->stat.starttime)
                 return gone_error(a);
@@ -739,11 +822,6 @@ static int freeze(struct adoption *a) {
         r = proc_read_status(a->dirfd, &a->status);
         if (r < 0)
                 return gone_error(a);
-        /* Again, now that it cannot change: it may have exec'd a setuid
-         * program since it was inspected. */
-        r = verify(a);
-        if (r < 0)
-                return r;
         n = proc_list_fds(a->dirfd, &fds);
         if (n < 0)
                 return gone_error(a);
@@ -765,9 +843,6 @@ static int freeze(struct adoption *a) {
                         a->ep[a->n_ep++] = (struct epoll_fix){.epfd = w[k].epfd, .e = w[k].e};
         }
 
-        r = tracee_block_signals(&a->t);
-        if (r < 0)
-                return step_error(a, "blocking its signals", r);
         r = remote_init(&a->r, &a->t);
         if (r == -ENOEXEC)
                 return engine_fail(
@@ -781,6 +856,12 @@ static int freeze(struct adoption *a) {
                                    (int)a->pid, a->stat.comm);
         if (r < 0)
                 return step_error(a, "reading its registers", r);
+        a->remote_ready = true;
+        /* Its pid as it sees itself: what its own signals carry. */
+        v = rcall(a, ARCH_SYS_GETPID, 0, 0, 0, 0);
+        if (remote_failed(v))
+                return a->t.gone ? gone_error(a) : step_error(a, "asking its pid", v);
+        a->t.self_pid = (pid_t)v;
         /* The auxiliary vector said one word size, the registers must say
          * the same: an x32 task has 32-bit words but x86_64 registers, and
          * needs syscall numbers this build does not have. */
@@ -817,14 +898,6 @@ static int build_pty(struct adoption *a) {
         s = a->r.scratch;
         memcpy(data + SCR_PTMX, "/dev/ptmx", 10);
         memcpy(data + SCR_DEVTTY, "/dev/tty", 9);
-        /* A kernel sigaction starts with the handler word in every ABI. */
-        if (a->r.pers->word_size == 8) {
-                uint64_t ign = (uint64_t)(uintptr_t)SIG_IGN;
-                memcpy(data + SCR_ACT_IGN, &ign, 8);
-        } else {
-                uint32_t ign = (uint32_t)(uintptr_t)SIG_IGN;
-                memcpy(data + SCR_ACT_IGN, &ign, 4);
-        }
         r = remote_write(&a->r, s, data, sizeof(data));
         if (r < 0)
                 return step_error(a, "writing scratch memory", r);
@@ -979,23 +1052,67 @@ static int move_fds(struct adoption *a) {
         return 0;
 }
 
-static bool signal_pending(const struct adoption *a, int sig) {
-        uint64_t bit = 1ULL << (sig - 1);
-        return (a->status.sig_pnd | a->status.shd_pnd) & bit;
+/* A session leader giving up its controlling terminal (TIOCNOTTY) makes the
+ * kernel send SIGHUP and SIGCONT to the terminal's foreground group, i.e. to
+ * the target itself, in its own name. They are ours, not the target's: they
+ * are dropped when its next resume dequeues them (a cheap call makes that
+ * happen at once), never re-queued. The target's own SIGHUP action is not
+ * touched. The SIGCONT's side effect, waking a stopped group, already
+ * happened: `restop` puts the stop back. */
+static uint64_t pending_signals(struct adoption *a) {
+        struct proc_status st;
+
+        if (proc_read_status(a->dirfd, &st) < 0)
+                return 0;
+        return st.sig_pnd | st.shd_pnd;
 }
 
-/* Drop one instance of `sig` that our own action queued (it is blocked, so
- * the kernel queued it even if ignored): setting SIG_IGN discards pending
- * instances; then the target's own action is put back. */
-static int discard_signal(struct adoption *a, int sig) {
-        uint64_t s = a->r.scratch;
-        long v;
+static void arm_drop_own_hangup(struct adoption *a) {
+        /* Already pending, the kernel's instance merges into the target's
+         * own one: then there is nothing of ours to drop. */
+        uint64_t before = pending_signals(a);
 
-        v = rcall(a, ARCH_SYS_RT_SIGACTION, (uint64_t)sig, s + SCR_ACT_IGN, s + SCR_ACT_OLD, 8);
-        if (remote_failed(v))
-                return (int)v;
-        v = rcall(a, ARCH_SYS_RT_SIGACTION, (uint64_t)sig, s + SCR_ACT_OLD, 0, 8);
-        return remote_failed(v) ? (int)v : 0;
+        a->t.drop_pending = 0;
+        if (!(before & (1ULL << (SIGHUP - 1))))
+                a->t.drop_pending |= 1U << (SIGHUP - 1);
+        if (!(before & (1ULL << (SIGCONT - 1))))
+                a->t.drop_pending |= 1U << (SIGCONT - 1);
+}
+
+/* After the TIOCNOTTY: a cheap call lets the work thread dequeue what it
+ * does not block (dropped in the signal-delivery stop). What it blocks
+ * stays queued; it is taken out with a zero-timeout sigtimedwait, and put
+ * back should it not be ours after all. */
+static void drop_own_hangup(struct adoption *a) {
+        static const int sigs[] = {SIGHUP, SIGCONT};
+
+        (void)rcall(a, ARCH_SYS_GETPID, 0, 0, 0, 0);
+        for (size_t i = 0; i < ELEMENTSOF(sigs) && !a->t.gone; i++) {
+                uint64_t set = 1ULL << (sigs[i] - 1);
+                siginfo_t si;
+                int32_t code, sender;
+                long v;
+
+                if (!(a->t.drop_pending & (1U << (sigs[i] - 1))))
+                        continue;
+                if (remote_write(&a->r, a->r.scratch + SCR_SIGSET, &set, sizeof(set)) < 0)
+                        continue;
+                v = remote_syscall(&a->r, ARCH_SYS_RT_SIGTIMEDWAIT, a->r.scratch + SCR_SIGSET,
+                                   a->r.scratch + SCR_SIGINFO, a->r.scratch + SCR_ZERO_TS, 8, 0, 0);
+                if (remote_failed(v) ||
+                    remote_read(&a->r, a->r.scratch + SCR_SIGINFO, &si, sizeof(si)) < 0)
+                        continue;
+                /* si_code is the third int in every ABI; si_pid follows the
+                 * header, which 64-bit ABIs pad to 16 bytes. */
+                memcpy(&code, (const char *)&si + 8, 4);
+                memcpy(&sender, (const char *)&si + (a->r.pers->word_size == 4 ? 12 : 16), 4);
+                if (code != SI_USER || sender != a->t.self_pid) {
+                        /* Someone else's: it goes back before we leave. */
+                        if (a->t.n_deferred < TRACEE_MAX_DEFERRED)
+                                a->t.deferred[a->t.n_deferred++] = si;
+                }
+        }
+        a->t.drop_pending = 0;
 }
 
 static long old_ctty_fd(struct adoption *a) {
@@ -1004,6 +1121,8 @@ static long old_ctty_fd(struct adoption *a) {
                         return a->term[i].saved;
         return -1;
 }
+
+static void drop_dummy(struct adoption *a);
 
 /* Give up the old controlling terminal. */
 static int leave_old_tty(struct adoption *a) {
@@ -1045,10 +1164,15 @@ static int leave_old_tty(struct adoption *a) {
                 }
                 if ((r = checkpoint(a)) < 0)
                         return step_error(a, "starting a new session", r);
+                if ((r = proceed(a)) < 0)
+                        return r;
                 v = rcall(a, ARCH_SYS_SETSID, 0, 0, 0, 0);
                 if ((r = do_step(a, "starting a new session", v)) < 0)
                         return r;
                 a->noreturn = true;
+                /* The dummy has served its purpose: gone at once, so that a
+                 * tracer dying from here on leaves no child behind. */
+                drop_dummy(a);
                 a->res->was_leader = false;
                 return 0;
         }
@@ -1067,23 +1191,20 @@ static int leave_old_tty(struct adoption *a) {
                         return r;
                 fd = tmp = v;
         }
-        /* A session leader giving up its terminal makes the kernel send
-         * SIGHUP and SIGCONT to the terminal's foreground group, i.e. to
-         * the target itself. They are blocked now, so they wait in the
-         * queue; discard them below unless one was pending already (then
-         * the kernel merged ours into it and there is nothing to remove). */
+        if ((r = proceed(a)) < 0)
+                return r;
+        arm_drop_own_hangup(a);
         v = rcall(a, ARCH_SYS_IOCTL, (uint64_t)fd, TIOCNOTTY, 0, 0);
         if (tmp >= 0)
                 (void)rcall(a, ARCH_SYS_CLOSE, (uint64_t)tmp, 0, 0, 0);
+        drop_own_hangup(a);
         if ((r = do_step(a, "leaving the old terminal", v)) < 0)
                 return r;
         a->noreturn = true;
         if (a->t.was_stopped)
                 a->restop = true; /* that SIGCONT ended its job-control stop */
-        /* The SIGCONT stays: adoption ends with a SIGCONT of its own, which
-         * the queued one merely stands in for (undo() removes it). */
-        if (!signal_pending(a, SIGHUP) && (r = discard_signal(a, SIGHUP)) < 0)
-                return step_error(a, "restoring its SIGHUP action", r);
+        /* Adoption ends with a SIGCONT of its own (unless it was stopped),
+         * which stands in for the kernel's. */
         return 0;
 }
 
@@ -1118,24 +1239,6 @@ static void drop_dummy(struct adoption *a) {
                 (void)rcall(a, ARCH_SYS_WAIT4, (uint64_t)a->dummy_t, 0, __WCLONE, 0);
         a->dummy = 0;
         a->dummy_t = 0;
-}
-
-/* Re-queue signals the kernel tried to deliver while we held the target.
- * A process may send itself any siginfo, so it goes back exactly. */
-static void requeue_signals(struct adoption *a) {
-        long self;
-
-        if (a->t.n_deferred == 0 || a->t.gone)
-                return;
-        self = rcall(a, ARCH_SYS_GETPID, 0, 0, 0, 0);
-        for (size_t i = 0; i < a->t.n_deferred && !remote_failed(self); i++) {
-                siginfo_t *si = &a->t.deferred[i];
-                if (remote_write(&a->r, a->r.scratch + SCR_SIGINFO, si, sizeof(*si)) < 0)
-                        continue;
-                (void)remote_syscall(&a->r, ARCH_SYS_RT_TGSIGQUEUEINFO, (uint64_t)self,
-                                     (uint64_t)self, (uint64_t)si->si_signo,
-                                     a->r.scratch + SCR_SIGINFO, 0, 0);
-        }
 }
 
 /* ---- undo and leave ---- */
@@ -1185,18 +1288,14 @@ static void undo(struct adoption *a) {
         if (a->ctty_set) {
                 /* Give the new terminal up again before its master goes
                  * away, or the hangup would hit the target. Like any
-                 * TIOCNOTTY by a session leader it queues SIGHUP and
-                 * SIGCONT for it, which are discarded as before. */
+                 * TIOCNOTTY by a session leader it makes the kernel send
+                 * SIGHUP and SIGCONT, which are dropped as before. */
+                arm_drop_own_hangup(a);
                 (void)rcall(a, ARCH_SYS_IOCTL, (uint64_t)a->t_slave[0], TIOCNOTTY, 0, 0);
-                if (!signal_pending(a, SIGHUP))
-                        (void)discard_signal(a, SIGHUP);
+                drop_own_hangup(a);
                 a->ctty_set = false;
                 a->restop = a->t.was_stopped;
         }
-        /* A failed adoption sends no SIGCONT, so neither may the kernel's
-         * answer to our TIOCNOTTY reach it. */
-        if (a->noreturn && a->res->was_leader && a->ctty && !signal_pending(a, SIGCONT))
-                (void)discard_signal(a, SIGCONT);
         if (a->noreturn && a->res->was_leader && a->ctty) {
                 long fd = old_ctty_fd(a);
                 /* A session leader without a terminal may take its old one
@@ -1241,19 +1340,18 @@ ours:
 /* Let go of the target: temporaries closed, scratch unmapped, deferred
  * signals re-queued, mask and registers restored, every thread detached. */
 static void leave(struct adoption *a) {
-        if (!a->frozen)
+        if (!a->seized)
                 return;
-        if (!a->t.gone) {
-                requeue_signals(a);
+        if (a->remote_ready && !a->t.gone) {
+                (void)remote_requeue_deferred(&a->r);
                 (void)remote_scratch_unmap(&a->r);
-                (void)tracee_restore_signals(&a->t);
                 (void)remote_restore(&a->r);
                 if (a->restop)
                         (void)syscall(SYS_pidfd_send_signal, a->pidfd, a->t.stop_sig, NULL, 0);
         }
         unpin_target(&a->pin);
         tracee_release(&a->t);
-        a->frozen = false;
+        a->seized = a->frozen = a->remote_ready = false;
 }
 
 static void fill_result(struct adoption *a) {
@@ -1356,10 +1454,9 @@ int engine_adopt(int pidfd, const struct engine_options *opts, struct engine_res
         goto out;
 
 undo:
-        if (a.frozen) {
+        if (a.remote_ready)
                 undo(&a);
-                leave(&a);
-        }
+        leave(&a);
 out:
         unpin(&a.pin);
         res->steps = a.step;

@@ -306,3 +306,31 @@ size_t proc_epoll_watches(int dirfd, const struct proc_fd *fds, size_t n,
         }
         return found;
 }
+
+int proc_for_each_pid(int base, const char *path, proc_pid_cb cb, void *userdata) {
+        int fd = openat(base, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        DIR *d;
+        struct dirent *de;
+        int r = 0;
+
+        if (fd < 0)
+                return errno == ENOENT ? -ESRCH : -errno;
+        d = fdopendir(fd);
+        if (!d) {
+                r = -errno;
+                close(fd);
+                return r;
+        }
+        while ((errno = 0, de = readdir(d))) {
+                pid_t pid = proc_name_to_pid(de->d_name);
+                if (pid < 0)
+                        continue;
+                r = cb(pid, dirfd(d), userdata);
+                if (r < 0)
+                        break;
+        }
+        if (r == 0 && errno)
+                r = -errno;
+        closedir(d);
+        return r;
+}

@@ -98,3 +98,11 @@ struct proc_epoll_watch {
 size_t proc_epoll_watches(int dirfd, const struct proc_fd *fds, size_t n,
                           const struct proc_fd *targets, size_t n_targets,
                           struct proc_epoll_watch *out, size_t max);
+
+/* Call cb for every numeric entry of the directory `path` below dirfd
+ * (/proc itself, or /proc/PID/task): with the pid and the directory's fd, so
+ * that cb can openat() the entry. A negative return from cb ends the walk
+ * and is returned; entries that vanish meanwhile are the callback's to
+ * skip. Returns 0 or -errno. */
+typedef int (*proc_pid_cb)(pid_t pid, int dirfd, void *userdata);
+int proc_for_each_pid(int dirfd, const char *path, proc_pid_cb cb, void *userdata);

@@ -135,6 +135,11 @@ long remote_syscall(struct remote *r, enum arch_sys sys, uint64_t a0, uint64_t a
         e = arch_get_regs(tid, &r->work, NULL);
         if (e < 0)
                 return gone_if_esrch(r, e);
+        /* Put its own registers back right away: should we die before the
+         * next call (a crash, kill -9), the kernel lets it go from here and
+         * it carries on with its interrupted call instead of with ours.
+         * Only the time inside one of our calls remains unsafe. */
+        (void)remote_restore(r);
         return r->pers->result(&r->work);
 }
 
@@ -178,6 +183,62 @@ int remote_restore(struct remote *r) {
                 return e;
         r->regs_dirty = false;
         return 0;
+}
+
+int remote_requeue_deferred(struct remote *r) {
+        struct tracee *t = r->tracee;
+        pid_t tid = tracee_work_tid(t);
+        uint64_t own, held;
+        size_t done = 0;
+        bool mapped = false;
+        int e = 0;
+
+        if (t->n_deferred == 0 || t->gone)
+                return 0;
+        if (ptrace(PTRACE_GETSIGMASK, tid, (void *)sizeof(own), &own) < 0)
+                return -errno;
+        /* Between two of our calls the thread takes whatever is pending and
+         * not blocked: hold the signals blocked while they are queued.
+         * Signals may keep arriving meanwhile: each round holds and queues
+         * those that came during the one before. */
+        held = own | tracee_deferred_mask(t);
+        if (ptrace(PTRACE_SETSIGMASK, tid, (void *)sizeof(held), &held) < 0)
+                return -errno;
+        if (!r->scratch) {
+                e = remote_scratch_map(r);
+                if (e < 0)
+                        goto out;
+                mapped = true;
+        }
+        while (done < t->n_deferred && !t->gone) {
+                size_t end = t->n_deferred;
+
+                held = own | tracee_deferred_mask(t);
+                if (ptrace(PTRACE_SETSIGMASK, tid, (void *)sizeof(held), &held) < 0) {
+                        e = -errno;
+                        break;
+                }
+                for (; done < end && !t->gone; done++) {
+                        const siginfo_t *si = &t->deferred[done];
+                        long v;
+
+                        e = remote_write(r, r->scratch, si, sizeof(*si));
+                        if (e < 0)
+                                goto out;
+                        v = remote_syscall(r, ARCH_SYS_RT_TGSIGQUEUEINFO, (uint64_t)t->self_pid,
+                                           (uint64_t)t->self_pid, (uint64_t)si->si_signo,
+                                           r->scratch, 0, 0);
+                        if (remote_failed(v))
+                                e = (int)v;
+                }
+        }
+out:
+        if (mapped)
+                (void)remote_scratch_unmap(r);
+        t->n_deferred = 0;
+        if (!t->gone)
+                (void)ptrace(PTRACE_SETSIGMASK, tid, (void *)sizeof(own), &own);
+        return e;
 }
 
 int remote_write_epoll_event(struct remote *r, uint64_t addr, uint32_t events, uint64_t data) {

@@ -50,6 +50,12 @@ int remote_read(struct remote *r, uint64_t addr, void *buf, size_t len);
 /* Write a struct epoll_event in the target's layout at addr. */
 int remote_write_epoll_event(struct remote *r, uint64_t addr, uint32_t events, uint64_t data);
 
+/* Re-queue in the target the signals its tracee deferred while we held it
+ * (see tracee.h), mapping scratch memory if there is none. The re-queued
+ * signals are held blocked, on top of the target's own mask, only for the
+ * few calls this takes. */
+int remote_requeue_deferred(struct remote *r);
+
 /* Put the saved registers back (normalised for restart). */
 int remote_restore(struct remote *r);
 
