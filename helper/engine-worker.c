@@ -74,6 +74,11 @@ static _Noreturn void worker_main(enum engine_job job, int pidfd, int sock,
         if (p < 0 || s < 0 || dup3(p, 3, O_CLOEXEC) < 0 || dup3(s, 4, O_CLOEXEC) < 0)
                 _exit(127);
         (void)syscall(SYS_close_range, 5U, ~0U, 0U);
+        /* The engine waits for its tracees' stops and exits: SIGCHLD must
+         * be plain, whatever the parent made of it (reptyrd lets the kernel
+         * reap its workers, SA_NOCLDWAIT, which would hide a tracee's exit
+         * status from us). */
+        (void)sigaction(SIGCHLD, &(struct sigaction){.sa_handler = SIG_DFL}, NULL);
         worker_sock = 4;
         worker_next_proceed = o.proceed;
         o.proceed = worker_proceed;
