@@ -959,6 +959,13 @@ static int build_pty(struct adoption *a) {
                 }
                 a->term[i].slave = (int)k;
         }
+        /* The target needs its copy of the master no more. Ours is then the
+         * only one: should we die from here on, the new terminal dies with
+         * us, which the target hears as a hangup, instead of sitting on a
+         * pty whose master only it holds and nobody can reach. */
+        v = rcall(a, ARCH_SYS_CLOSE, (uint64_t)a->t_master, 0, 0, 0);
+        if (!remote_failed(v))
+                a->t_master = -1;
         return 0;
 }
 

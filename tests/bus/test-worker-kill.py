@@ -11,8 +11,11 @@ session leader on its own pty) through the helper. Each time:
   died, and the helper goes on answering (Properties.Get);
 - the victim is alive, no thread is traced, its signal mask is exactly as
   before (a dead tracer must never leave signals blocked), it has no child;
-- it is reachable: on its old terminal it answers a line; on the new pty
-  (whose master died with the worker) it still ends on SIGTERM.
+- it is reachable: on its old terminal it answers a line; if it was already
+  on the new pty, that pty's master died with the worker (the target holds
+  no copy of it), so it got a hangup, as if its window had closed: this
+  victim has SIGHUP's default action and ends by SIGHUP (or, before the pty
+  is its controlling terminal, reads end-of-file and exits 0), nothing else.
 
 Prints one line per step with the state the target was left in.
 """
@@ -50,6 +53,23 @@ def children(pid):
     return kids
 
 
+def fds_and_maps(pid):
+    fds = sorted(int(f) for f in os.listdir("/proc/%d/fd" % pid))
+    with open("/proc/%d/maps" % pid) as f:
+        return fds, len(f.readlines())
+
+
+def leftovers(pid, before):
+    fds, maps = fds_and_maps(pid)
+    extra = [f for f in fds if f not in before[0]]
+    out = []
+    if extra:
+        out.append("extra fds %s" % extra)
+    if maps != before[1]:
+        out.append("%+d mappings" % (maps - before[1]))
+    return "; left behind: " + ", ".join(out) if out else ""
+
+
 def one_step(env, step):
     env.rig.stop_helper()
     env.rig.write_activation_file(args=["--test-kill-worker-at=%d" % step])
@@ -57,6 +77,7 @@ def one_step(env, step):
     env.w.settled_snapshot(v.pid)
     blk = sigblk(v.pid)
     old = os.readlink("/proc/%d/fd/0" % v.pid)
+    before = fds_and_maps(v.pid)
     data = env.call("adopt", v.pid)
     if data.get("ok"):
         env.quit(v)
@@ -67,7 +88,15 @@ def one_step(env, step):
     r = env.rig.busctl("get-property", "org.reptyr.Reptyr1", "/org/reptyr/Reptyr1",
                        "org.reptyr.Reptyr1", "Version")
     expect(r.returncode == 0, "step %d: the helper no longer answers: %s" % (step, r.stderr))
-    expect(v.proc.poll() is None, "step %d: the victim died" % step)
+    if v.proc.poll() is not None:
+        # Hung up on the new pty, whose master died with the worker.
+        code = v.proc.exit_code()
+        # SIGHUP once the pty is its controlling terminal, before that
+        # end-of-file on its read (on which this victim exits 0).
+        expect(code in (0, 128 + signal.SIGHUP), "step %d: the victim ended by %s, not by the "
+               "hangup" % (step, harness.signal_name(code)))
+        return ("hung up on the new pty (master gone with the worker): %s"
+                % ("SIGHUP" if code else "end-of-file, it exited 0"))
     env.w.wait_until(lambda: harness.proc_state(v.pid) in ("S", "T"), what="victim settled")
     for t in os.listdir("/proc/%d/task" % v.pid):
         expect(harness.proc_status(v.pid, int(t))["TracerPid"] == "0",
@@ -75,15 +104,16 @@ def one_step(env, step):
     expect(sigblk(v.pid) == blk, "step %d: SigBlk %r became %r" % (step, blk, sigblk(v.pid)))
     expect(not children(v.pid), "step %d: children left: %r" % (step, children(v.pid)))
     now = os.readlink("/proc/%d/fd/0" % v.pid)
+    left = leftovers(v.pid, before)
     if now == old:
         env.ask(v, v.pty, "still-here-%d" % step, what="step %d: victim on its old terminal"
                 % step)
-        state = "on its old terminal, answering"
+        state = "on its old terminal, answering" + left
         env.quit(v)
     else:
         os.kill(v.pid, signal.SIGTERM)
         env.w.wait_exit([v.proc], what="step %d: victim ends on SIGTERM" % step)
-        state = "on the new pty %s (master gone with the worker); ends on SIGTERM" % now
+        state = ("on the new pty %s (master gone with the worker); ends on SIGTERM" % now) + left
     return state
 
 

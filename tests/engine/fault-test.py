@@ -132,10 +132,27 @@ def one_killtracer(w, driver, victim, setup, step):
         return "done", int(kv["steps"])
     if rc != -9:
         raise Failure("step %d killtracer: driver ended with %r: %r" % (step, rc, out))
-    alive = check_released(pid, blk, step, "victim")
+    try:
+        alive = check_released(pid, blk, step, "victim")
+        if alive:
+            w.wait_until(lambda: harness.proc_state(pid) in ("S", "T", "Z", None),
+                         what="victim settled")
+            alive = harness.proc_state(pid) in ("S", "T")
+            old_now = os.readlink("/proc/%d/fd/0" % pid) if alive else None
+    except FileNotFoundError:
+        alive = False  # ended, and its parent (the shell) reaped it
     if not alive:
-        raise Failure("step %d killtracer: victim died" % step)
-    w.wait_until(lambda: harness.proc_state(pid) in ("S", "T", None), what="victim settled")
+        # Already on the new pty, whose master died with the tracer (the
+        # target keeps no copy of it): a hangup, as if its window closed.
+        # SIGHUP once the pty is its controlling terminal, end-of-file on
+        # its read before that (this victim then exits 0).
+        if setup == "leader":
+            w.wait_exit([holder], what="victim ends")
+            code = holder.exit_code()
+            if code not in (0, 128 + signal.SIGHUP):
+                raise Failure("step %d killtracer: victim ended by %s, not by a hangup"
+                              % (step, harness.signal_name(code)))
+        return "restored", "hung up on the new pty (its master died with the tracer)"
     left = [k for k in zombies_of(pid)]
     if left and all(st == "Z" for _, st in left):
         # Known window: the tracer died between creating the helper child
@@ -147,7 +164,7 @@ def one_killtracer(w, driver, victim, setup, step):
         return "restored", note
     if left:
         return "stray-child", "children left: %r" % left
-    now = os.readlink("/proc/%d/fd/0" % pid)
+    now = old_now
     if now == old:
         m = a.mark()
         w.send(a, "still-here-%d\n" % step)
@@ -155,9 +172,13 @@ def one_killtracer(w, driver, victim, setup, step):
         if sid_pgrp_tty(pid)[2] == "0":
             return "restored", "on its old terminal (which is no longer its controlling tty)"
         return "restored", "on its old terminal, as before"
-    # On the new pty, whose master died with the tracer: a hangup. It must
-    # still react to signals (nothing is blocked).
-    os.kill(pid, signal.SIGTERM)
+    # On the new pty, whose master died with the tracer: a hangup, which
+    # may end it by itself any moment; otherwise it must still react to
+    # signals (nothing is blocked).
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        pass
     w.wait_until(lambda: harness.proc_state(pid) in (None, "Z"), what="victim ends on SIGTERM")
     return "restored", "on the new pty %s, master gone (hung up); ends on SIGTERM" % now
 
