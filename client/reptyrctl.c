@@ -13,6 +13,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -27,16 +28,21 @@
 #include "engine-worker.h"
 #include "engine.h"
 #include "exit-code.h"
+#include "handover.h"
 #include "polkit-agent.h"
 #include "proc.h"
 #include "relay.h"
 #include "target-info.h"
+#include "tmux.h"
 #include "util.h"
 
 #define streq(a, b) (strcmp((a), (b)) == 0)
 /* The engine gives up on a target that does not stop within a second;
  * this only bounds a wedged worker. */
 #define DIRECT_TIMEOUT_MS 30000
+/* adopt --tmux: how long tmux may take to start our receiver, and the
+ * receiver to take the terminal. */
+#define TMUX_RECEIVER_TIMEOUT_MS 10000
 
 #ifndef REPTYR_VERSION
 #error "REPTYR_VERSION comes from the top-level meson.build"
@@ -48,6 +54,9 @@ static bool arg_session;
 static bool arg_quiet;
 static bool arg_json;
 static bool arg_ask_password = true;
+static bool arg_tmux;
+static const char *arg_tmux_session;
+static struct tmux_window tmux_win;
 static enum engine_fds arg_fds = ENGINE_FDS_TERMINAL;
 
 static int help(void) {
@@ -69,6 +78,9 @@ static int help(void) {
                "     --fds=terminal|stdio\n"
                "                         Move every fd open on PID's terminal (default), or\n"
                "                         only fds 0, 1 and 2\n"
+               "     --tmux[=SESSION]    adopt: into a new tmux window of the tmux session\n"
+               "                         you are in, or of SESSION, or of a new detached\n"
+               "                         session; prints how to attach\n"
                "     --session           adopt: take over PID's whole terminal session (its\n"
                "                         shell, jobs and pipelines) from the process holding\n"
                "                         the terminal's master (terminal emulator, tmux, sshd,\n"
@@ -179,6 +191,11 @@ static int parse_argv(int argc, char *argv[], char **args, int *n_args) {
                         arg_quiet = true;
                 } else if ((v = match_long("--no-ask-password", false, argc, argv, &i, &r))) {
                         arg_ask_password = false;
+                } else if (streq(a, "--tmux") || strncmp(a, "--tmux=", 7) == 0) {
+                        arg_tmux = true;
+                        arg_tmux_session = a[6] == '=' ? a + 7 : NULL;
+                        if (arg_tmux_session && !*arg_tmux_session)
+                                return usage_error("--tmux= needs a session name:", a);
                 } else if ((v = match_long("--fds", true, argc, argv, &i, &r))) {
                         if (r < 0)
                                 return r;
@@ -525,13 +542,175 @@ static int adopt_via_helper(pid_t pid, int pidfd, unsigned short rows, unsigned 
         return 0;
 }
 
+/* The adopted terminal, relayed here until the target (in session mode:
+ * the session's leader) exits. pidfd and proc_dirfd may be replaced (the
+ * leader's); the caller closes what they are on return. */
+static int relay_adopted(pid_t pid, const char *comm, int *pidfd_io, int *proc_dirfd_io,
+                         int master_fd, const struct handover_info *res) {
+        int pidfd = *pidfd_io, proc_dirfd = *proc_dirfd_io, r;
+        struct relay_exit ex;
+
+        if (!arg_quiet && arg_session)
+                fprintf(stderr,
+                        "reptyrctl: the session of %d (%s) on %s is now on this terminal; its "
+                        "shell does job control; end the session to return.\n",
+                        (int)pid, comm, res->tty);
+        else if (!arg_quiet)
+                fprintf(stderr,
+                        "reptyrctl: %d (%s) moved here from %s; ^Z suspends it, exit it to "
+                        "return.\n",
+                        (int)pid, comm, res->old_tty[0] ? res->old_tty : "no terminal");
+        /* Shown even with --quiet: without it the terminal just looks dead. */
+        if (res->was_stopped)
+                fprintf(stderr,
+                        "reptyrctl: %d (%s) was stopped and stays stopped; continue it with "
+                        "^Z then fg, or kill -CONT %d.\n",
+                        (int)pid, comm, (int)pid);
+
+        if (arg_session) {
+                /* The session lives as long as its leader (the shell): that
+                 * is whose end ends us, and whose status we pass on. */
+                pid_t leader = getsid(pid);
+                struct engine_error lerr;
+                int lfd = -1;
+                if (leader > 0 && engine_pidfd_open(leader, &lfd, &lerr) == 0) {
+                        close(pidfd);
+                        pidfd = *pidfd_io = lfd;
+                        pid = leader;
+                        if (proc_dirfd >= 0)
+                                close(proc_dirfd);
+                        *proc_dirfd_io = -1;
+                        if (proc_open(pidfd, pid, &proc_dirfd) < 0)
+                                proc_dirfd = -1;
+                        *proc_dirfd_io = proc_dirfd;
+                }
+        }
+        r = relay_run(master_fd, pidfd, proc_dirfd, !arg_session, &ex);
+        if (r < 0) {
+                fprintf(stderr,
+                        "reptyrctl: relaying the terminal of %d (%s) failed: %s; %d got a "
+                        "hangup\n",
+                        (int)pid, comm, strerror(-r), (int)pid);
+                return EXIT_FAILED;
+        }
+        return report_exit(pid, comm, &ex);
+}
+
+static struct handover_info handover_info_of(pid_t pid, const char *comm,
+                                             const struct engine_result *res) {
+        struct handover_info info = {
+                .pid = (int32_t)pid, .session = arg_session, .was_stopped = res->was_stopped};
+
+        snprintf(info.comm, sizeof(info.comm), "%s", comm);
+        snprintf(info.tty, sizeof(info.tty), "%s", res->tty);
+        snprintf(info.old_tty, sizeof(info.old_tty), "%s", res->old_tty);
+        return info;
+}
+
+/* adopt --tmux, before the target is touched: a new tmux window whose
+ * reptyrctl waits for the terminal we are about to adopt. */
+static int start_tmux_receiver(pid_t pid, struct handover_listener *l, int *ret_conn) {
+        char self[PATH_MAX], name[32], fallback[48], why[256];
+        ssize_t n;
+        int r;
+
+        n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+        if (n <= 0) {
+                fprintf(stderr, "reptyrctl: cannot find its own program: %m\n");
+                return EXIT_FAILED;
+        }
+        self[n] = '\0';
+        r = handover_listen(l);
+        if (r < 0) {
+                fprintf(stderr, "reptyrctl: cannot make a socket for tmux: %s\n", strerror(-r));
+                return EXIT_FAILED;
+        }
+        snprintf(name, sizeof(name), "adopted-%d", (int)pid);
+        snprintf(fallback, sizeof(fallback), "reptyr-%d", (int)pid);
+        char *cmd[] = {self, "handover-receive", l->path, arg_quiet ? "-q" : NULL, NULL};
+        r = tmux_start_window(arg_tmux_session, fallback, name, cmd, &tmux_win, why, sizeof(why));
+        if (r < 0) {
+                fprintf(stderr, "reptyrctl: %s; %d was not touched\n", why, (int)pid);
+                handover_close(l);
+                return EXIT_FAILED;
+        }
+        /* It connects as soon as it runs; tmux starts it at once. */
+        *ret_conn = handover_accept(l, TMUX_RECEIVER_TIMEOUT_MS);
+        if (*ret_conn < 0) {
+                fprintf(stderr,
+                        "reptyrctl: the reptyrctl in tmux window %s did not answer (%s); %d was "
+                        "not touched\n",
+                        tmux_win.target, strerror(-*ret_conn), (int)pid);
+                handover_close(l);
+                return EXIT_FAILED;
+        }
+        return 0;
+}
+
+/* adopt --tmux, once adopted: the terminal goes to the window's reptyrctl.
+ * Should that fail, it is relayed here rather than hung up. */
+static int hand_to_tmux(pid_t pid, const char *comm, const struct handover_info *info, int pidfd,
+                        int master_fd, struct handover_listener *l, int conn) {
+        int r = handover_send(conn, info, pidfd, master_fd, TMUX_RECEIVER_TIMEOUT_MS);
+
+        close(conn);
+        handover_close(l);
+        if (r < 0) {
+                _cleanup_close_ int own_pidfd = fcntl(pidfd, F_DUPFD_CLOEXEC, 3), dirfd = -1;
+
+                fprintf(stderr,
+                        "reptyrctl: handing %d (%s) to tmux window %s failed (%s); it stays "
+                        "here\n",
+                        (int)pid, comm, tmux_win.target, strerror(-r));
+                if (!isatty(STDIN_FILENO) || own_pidfd < 0)
+                        return EXIT_FAILED;
+                if (proc_open(own_pidfd, pid, &dirfd) < 0)
+                        dirfd = -1;
+                return relay_adopted(pid, comm, &own_pidfd, &dirfd, master_fd, info);
+        }
+        if (!arg_quiet) {
+                if (tmux_win.detached || !getenv("TMUX"))
+                        printf("%d (%s) is now in tmux window %s; attach with: tmux attach -t "
+                               "%s\n",
+                               (int)pid, comm, tmux_win.target, tmux_win.session);
+                else
+                        printf("%d (%s) is now in tmux window %s\n", (int)pid, comm,
+                               tmux_win.target);
+        }
+        return 0;
+}
+
+/* The reptyrctl that adopt --tmux starts in a new tmux window: waits for
+ * the adopted terminal and relays it in that window. */
+static int verb_handover_receive(char *path) {
+        _cleanup_close_ int pidfd = -1, master_fd = -1, proc_dirfd = -1;
+        struct handover_info info;
+        int r;
+
+        r = relay_block_signals();
+        if (r >= 0)
+                r = handover_receive(path, &info, &pidfd, &master_fd);
+        if (r == -EPIPE)
+                return EXIT_FAILED; /* adoption refused or cancelled: said there */
+        if (r < 0) {
+                fprintf(stderr, "reptyrctl: receiving the adopted terminal failed: %s\n",
+                        strerror(-r));
+                return EXIT_FAILED;
+        }
+        arg_session = info.session;
+        if (proc_open(pidfd, info.pid, &proc_dirfd) < 0)
+                proc_dirfd = -1;
+        return relay_adopted(info.pid, info.comm, &pidfd, &proc_dirfd, master_fd, &info);
+}
+
 static int verb_adopt(char *pid_arg) {
         struct engine_result res = {.master_fd = -1};
         struct engine_error err = {0};
         struct bus_adoption ad = {.master_fd = -1};
-        _cleanup_close_ int pidfd = -1, master_fd = -1, proc_dirfd = -1;
+        _cleanup_close_ int pidfd = -1, master_fd = -1, proc_dirfd = -1, tmux_conn = -1;
+        struct handover_listener listener = {.fd = -1};
+        struct handover_info info;
         unsigned short rows = 0, cols = 0;
-        struct relay_exit ex;
         struct winsize ws;
         char comm[64];
         bool tty = isatty(STDIN_FILENO);
@@ -556,9 +735,14 @@ static int verb_adopt(char *pid_arg) {
                         (int)pid);
                 return EXIT_USAGE;
         }
+        if (arg_tmux && arg_dry_run) {
+                fprintf(stderr, "reptyrctl: --tmux and --dry-run do not go together\n");
+                return EXIT_USAGE;
+        }
         /* Refuse before the target is touched: after adoption there would be
-         * no terminal to hand it, and it would get a hangup. */
-        if (!arg_dry_run) {
+         * no terminal to hand it, and it would get a hangup. (With --tmux the
+         * terminal is tmux's, started below.) */
+        if (!arg_dry_run && !arg_tmux) {
                 if (!tty) {
                         fprintf(stderr,
                                 "reptyrctl: stdin is not a terminal; run reptyrctl adopt from "
@@ -589,10 +773,20 @@ static int verb_adopt(char *pid_arg) {
                 cols = ws.ws_col;
         }
 
+        if (arg_tmux) {
+                /* The window's own size is forwarded once it relays. */
+                rows = cols = 0;
+                r = start_tmux_receiver(pid, &listener, &tmux_conn);
+                if (r != 0)
+                        return r;
+        }
         r = arg_direct ? adopt_direct(pidfd, rows, cols, &res, &master_fd)
                        : adopt_via_helper(pid, pidfd, rows, cols, &ad, &res, &master_fd);
-        if (r != 0)
+        if (r != 0) {
+                /* The window's reptyrctl sees end-of-file and ends. */
+                handover_close(&listener);
                 return r;
+        }
 
         if (arg_dry_run) {
                 print_dry_run(&res, comm);
@@ -604,48 +798,11 @@ static int verb_adopt(char *pid_arg) {
                 return EXIT_FAILED;
         }
 
-        if (!arg_quiet && arg_session)
-                fprintf(stderr,
-                        "reptyrctl: the session of %d (%s) on %s is now on this terminal; its "
-                        "shell does job control; end the session to return.\n",
-                        (int)pid, comm, res.tty);
-        else if (!arg_quiet)
-                fprintf(stderr,
-                        "reptyrctl: %d (%s) moved here from %s; ^Z suspends it, exit it to "
-                        "return.\n",
-                        (int)pid, comm, res.old_tty[0] ? res.old_tty : "no terminal");
-        /* Shown even with --quiet: without it the terminal just looks dead. */
-        if (res.was_stopped)
-                fprintf(stderr,
-                        "reptyrctl: %d (%s) was stopped and stays stopped; continue it with "
-                        "^Z then fg, or kill -CONT %d.\n",
-                        (int)pid, comm, (int)pid);
-
-        if (arg_session) {
-                /* The session lives as long as its leader (the shell): that
-                 * is whose end ends us, and whose status we pass on. */
-                pid_t leader = getsid(pid);
-                struct engine_error lerr;
-                int lfd = -1;
-                if (leader > 0 && engine_pidfd_open(leader, &lfd, &lerr) == 0) {
-                        close(pidfd);
-                        pidfd = lfd;
-                        pid = leader;
-                        if (proc_dirfd >= 0)
-                                close(proc_dirfd);
-                        if (proc_open(pidfd, pid, &proc_dirfd) < 0)
-                                proc_dirfd = -1;
-                }
-        }
-        r = relay_run(master_fd, pidfd, proc_dirfd, !arg_session, &ex);
-        if (r < 0) {
-                fprintf(stderr,
-                        "reptyrctl: relaying the terminal of %d (%s) failed: %s; %d got a "
-                        "hangup\n",
-                        (int)pid, comm, strerror(-r), (int)pid);
-                return EXIT_FAILED;
-        }
-        return report_exit(pid, comm, &ex);
+        info = handover_info_of(pid, comm, &res);
+        if (arg_tmux)
+                return hand_to_tmux(pid, comm, &info, pidfd, master_fd, &listener,
+                                    TAKE_FD(tmux_conn));
+        return relay_adopted(pid, comm, &pidfd, &proc_dirfd, master_fd, &info);
 }
 
 /* Whether the kernel would let us ptrace-attach to the target, found out
@@ -756,6 +913,8 @@ static const struct verb {
 } verbs[] = {
         {"adopt", 1, verb_adopt},
         {"inspect", 1, verb_inspect},
+        /* Internal: the receiving end of adopt --tmux. */
+        {"handover-receive", 1, verb_handover_receive},
 };
 
 int main(int argc, char *argv[]) {

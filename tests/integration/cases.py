@@ -815,6 +815,62 @@ def _exit_status_killed(c):
                       % (signal_name(client.exit_code()), C.tail()))
 
 
+def _tmux(tmpdir, *args):
+    import subprocess
+    return subprocess.run(["tmux"] + list(args), env=dict(os.environ, TMUX_TMPDIR=tmpdir),
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                          timeout=10)
+
+
+def _adopt_into_tmux(c, session):
+    """reptyrctl adopt --tmux[=SESSION], run with no terminal at all (as from
+    a script): the victim ends up relayed in a new tmux window, answers what
+    is typed there, and reptyrctl itself exits 0 at once saying how to
+    attach. Its own tmux server (TMUX_TMPDIR) keeps the machine's alone."""
+    import shutil
+    import subprocess
+    if not shutil.which("tmux"):
+        raise Skip("tmux is not installed")
+    tmpdir = tempfile.mkdtemp(prefix="reptyr-tmux-")
+    try:
+        if session:
+            r = _tmux(tmpdir, "new-session", "-d", "-s", session, "-x", "100", "-y", "30",
+                      "sleep", "600")
+            if r.returncode != 0:
+                raise Failure("tmux new-session: %s" % r.stdout)
+        v = c.start_victim("read")
+        c.pre_adoption(v, v.pty.path)
+        opt = "--tmux=" + session if session else "--tmux"
+        p = subprocess.run([c.reptyrctl, "adopt", "--direct", opt, str(v.pid)],
+                           stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, text=True, timeout=30,
+                           env=dict(os.environ, TMUX_TMPDIR=tmpdir))
+        want = session or "reptyr-%d" % v.pid
+        if p.returncode != 0 or "tmux attach -t %s" % want not in p.stdout:
+            raise Failure("reptyrctl adopt %s exited %d: %r" % (opt, p.returncode, p.stdout))
+        target = re.search(r"tmux window (\S+?);", p.stdout).group(1)
+
+        def pane():
+            return _tmux(tmpdir, "capture-pane", "-p", "-t", target).stdout
+
+        c.w.wait_until(lambda: "moved here" in pane(), what="the banner in the tmux window",
+                       detail=pane)
+        c.w.wait_until(lambda: os.readlink("/proc/%d/fd/0" % v.pid) != v.pty.path,
+                       what="victim on a new terminal")
+        _tmux(tmpdir, "send-keys", "-t", target, "hello-tmux", "Enter")
+        c.w.wait_until(lambda: "GOT hello-tmux" in pane(), what="victim answering in tmux",
+                       detail=pane)
+        _tmux(tmpdir, "send-keys", "-t", target, "quit", "Enter")
+        c.w.wait_exit([v.proc], what="victim exits")
+    finally:
+        _tmux(tmpdir, "kill-server")
+        shutil.rmtree(tmpdir, ignore_errors=True)
+
+
+case("adopt-into-new-tmux-session")(lambda c: _adopt_into_tmux(c, None))
+case("adopt-into-named-tmux-session")(lambda c: _adopt_into_tmux(c, "work"))
+
+
 @case("job-control")
 def _job_control(c):
     v = c.start_victim("read")
