@@ -383,7 +383,7 @@ static int relay_finish(struct relay *r, bool target_exited, bool taken_over,
                         struct relay_exit *out) {
         int k = taken_over ? 0 : drain_master(r);
 
-        if (!target_exited && !taken_over) {
+        if (!target_exited && !taken_over && r->pidfd >= 0) {
                 int n;
                 do
                         n = poll(&(struct pollfd){.fd = r->pidfd, .events = POLLIN}, 1,

@@ -42,5 +42,6 @@ int relay_block_signals(void);
  * session mode the session's own shell does job control, so ^Z is just a
  * byte for the terminal. */
 /* proc_dirfd: the target's /proc/PID, opened after pidfd (or -1): where its
- * exit status is read while it is a zombie. */
+ * exit status is read while it is a zombie. pidfd may be -1 (reptyrctl pty
+ * without a command): then only the terminal's closing ends the relay. */
 int relay_run(int master_fd, int pidfd, int proc_dirfd, bool job_control, struct relay_exit *out);

@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/signalfd.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
@@ -55,6 +56,7 @@ static bool arg_quiet;
 static bool arg_json;
 static bool arg_ask_password = true;
 static bool arg_tmux;
+static bool arg_stdio;
 static const char *arg_tmux_session;
 static struct tmux_window tmux_win;
 static enum engine_fds arg_fds = ENGINE_FDS_TERMINAL;
@@ -68,6 +70,8 @@ static int help(void) {
                "  adopt PID              Move PID onto this terminal and relay until it exits\n"
                "  inspect PID            Show what adopting PID would do and whether it would\n"
                "                         be allowed; change nothing\n"
+               "  pty [-- COMMAND...]    Create a new terminal, print its name and relay it\n"
+               "                         here; run COMMAND with REPTYR_PTY set to it\n"
                "\n"
                "Options:\n"
                "  -h --help              Show this help\n"
@@ -78,6 +82,8 @@ static int help(void) {
                "     --fds=terminal|stdio\n"
                "                         Move every fd open on PID's terminal (default), or\n"
                "                         only fds 0, 1 and 2\n"
+               "     --stdio             pty: run COMMAND with stdin, stdout and stderr on the\n"
+               "                         new terminal, as its controlling terminal\n"
                "     --tmux[=SESSION]    adopt: into a new tmux window of the tmux session\n"
                "                         you are in, or of SESSION, or of a new detached\n"
                "                         session; prints how to attach\n"
@@ -191,6 +197,8 @@ static int parse_argv(int argc, char *argv[], char **args, int *n_args) {
                         arg_quiet = true;
                 } else if ((v = match_long("--no-ask-password", false, argc, argv, &i, &r))) {
                         arg_ask_password = false;
+                } else if ((v = match_long("--stdio", false, argc, argv, &i, &r))) {
+                        arg_stdio = true;
                 } else if (streq(a, "--tmux") || strncmp(a, "--tmux=", 7) == 0) {
                         arg_tmux = true;
                         arg_tmux_session = a[6] == '=' ? a + 7 : NULL;
@@ -906,6 +914,101 @@ static int verb_inspect(char *pid_arg) {
         return fflush(stdout) == 0 ? 0 : EXIT_FAILED;
 }
 
+/* The command of `pty`, in the child: REPTYR_PTY names the new terminal;
+ * with --stdio, it runs in a session of its own with that terminal as its
+ * controlling terminal and stdio. Never returns. */
+static _Noreturn void exec_on_pty(char **cmd, const char *slave_name) {
+        sigset_t none;
+
+        /* Signals the relay blocked are the command's own business. */
+        sigemptyset(&none);
+        (void)sigprocmask(SIG_SETMASK, &none, NULL);
+        if (setenv("REPTYR_PTY", slave_name, 1) < 0)
+                _exit(127);
+        if (arg_stdio) {
+                int fd;
+                if (setsid() < 0)
+                        _exit(127);
+                /* A session leader without a terminal opening one without
+                 * O_NOCTTY makes it its controlling terminal. */
+                fd = open(slave_name, O_RDWR);
+                if (fd < 0 || dup2(fd, 0) < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0)
+                        _exit(127);
+                if (fd > 2)
+                        close(fd);
+        }
+        execvp(cmd[0], cmd);
+        fprintf(stderr, "reptyrctl: cannot run %s: %m\n", cmd[0]);
+        _exit(127);
+}
+
+/* reptyrctl pty [--stdio] [-- COMMAND...]: a new pseudo-terminal, its name
+ * printed, relayed here (as the classic reptyr -l / -L). */
+static int verb_pty(char **cmd, int n_cmd) {
+        _cleanup_close_ int master = -1, pidfd = -1, proc_dirfd = -1;
+        char name[64];
+        struct termios tio;
+        struct winsize ws;
+        struct relay_exit ex;
+        pid_t child = 0;
+        int r;
+
+        if (!isatty(STDIN_FILENO)) {
+                fprintf(stderr, "reptyrctl: stdin is not a terminal; run reptyrctl pty from the "
+                                "terminal to relay it to\n");
+                return EXIT_USAGE;
+        }
+        if (arg_stdio && n_cmd == 0) {
+                fprintf(stderr, "reptyrctl: pty --stdio needs a command to run on the new "
+                                "terminal (reptyrctl pty --stdio -- COMMAND...)\n");
+                return EXIT_USAGE;
+        }
+        master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+        if (master < 0 || grantpt(master) < 0 || unlockpt(master) < 0 ||
+            ptsname_r(master, name, sizeof(name)) != 0) {
+                fprintf(stderr, "reptyrctl: cannot create a pseudo-terminal: %m\n");
+                return EXIT_FAILED;
+        }
+        /* Our terminal's modes and size, as a new terminal window would. */
+        if (tcgetattr(STDIN_FILENO, &tio) == 0)
+                (void)tcsetattr(master, TCSANOW, &tio);
+        if (ioctl(STDIN_FILENO, TIOCGWINSZ, &ws) == 0)
+                (void)ioctl(master, TIOCSWINSZ, &ws);
+        printf("%s\n", name);
+        fflush(stdout);
+        r = relay_block_signals();
+        if (r < 0) {
+                fprintf(stderr, "reptyrctl: cannot block signals: %s\n", strerror(-r));
+                return EXIT_FAILED;
+        }
+        if (n_cmd > 0) {
+                child = fork();
+                if (child < 0) {
+                        fprintf(stderr, "reptyrctl: cannot start %s: %m\n", cmd[0]);
+                        return EXIT_FAILED;
+                }
+                if (child == 0)
+                        exec_on_pty(cmd, name);
+                pidfd = (int)syscall(SYS_pidfd_open, child, 0);
+                if (pidfd < 0 || proc_open(pidfd, child, &proc_dirfd) < 0)
+                        proc_dirfd = -1;
+        }
+        if (!arg_quiet)
+                fprintf(stderr,
+                        n_cmd > 0 ? "reptyrctl: %s (REPTYR_PTY) is relayed here until %s exits\n"
+                                  : "reptyrctl: %s (REPTYR_PTY) is relayed here until the last "
+                                    "program using it closes it\n",
+                        name, n_cmd > 0 ? cmd[0] : "");
+        r = relay_run(master, pidfd, proc_dirfd, false, &ex);
+        if (r < 0) {
+                fprintf(stderr, "reptyrctl: relaying %s failed: %s\n", name, strerror(-r));
+                return EXIT_FAILED;
+        }
+        if (n_cmd == 0 || ex.end != RELAY_TARGET_EXITED)
+                return 0;
+        return report_exit(child, cmd[0], &ex);
+}
+
 static const struct verb {
         const char *name;
         int n_args;
@@ -918,16 +1021,20 @@ static const struct verb {
 };
 
 int main(int argc, char *argv[]) {
-        char *args[argc > 0 ? argc : 1];
+        char *args[argc + 1];
         int n_args, r;
 
         r = parse_argv(argc, argv, args, &n_args);
         if (r != 0)
                 return r > 0 ? 0 : -r;
+        args[n_args] = NULL; /* pty's command line is an argv */
         if (n_args == 0) {
                 fprintf(stderr, "reptyrctl: missing command; see reptyrctl --help\n");
                 return EXIT_USAGE;
         }
+        /* pty takes a command line, not a PID. */
+        if (streq(args[0], "pty"))
+                return verb_pty(args + 1, n_args - 1);
         for (size_t i = 0; i < ELEMENTSOF(verbs); i++) {
                 if (!streq(args[0], verbs[i].name))
                         continue;

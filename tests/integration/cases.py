@@ -867,6 +867,50 @@ def _adopt_into_tmux(c, session):
         shutil.rmtree(tmpdir, ignore_errors=True)
 
 
+@case("pty-stdio-runs-command-with-its-status")
+def _pty_stdio(c):
+    """reptyrctl pty --stdio -- COMMAND: the command runs on a new terminal
+    (its controlling terminal, REPTYR_PTY names it), relayed here, and
+    reptyrctl exits with its status."""
+    C = c.w.pty("C")
+    script = ('echo "on=$(tty) env=$REPTYR_PTY"; read x; echo "got=$x"; exit 6')
+    argv = c.prefix() + [c.reptyrctl, "pty", "--stdio", "--", "sh", "-c", script]
+    client = c.w.spawn_on_pty("reptyrctl pty", argv, C, ctty=True, pdeathsig=not c.user)
+    C.close_slave()
+    m = c.w.wait_for(C, r"^(/dev/pts/\d+)\r?\n", what="the new terminal's name", watch=[client])
+    name = m.group(1)
+    m = c.w.wait_for(C, r"on=(\S+) env=(\S+)\r?\n", what="the command on the new terminal",
+                     watch=[client])
+    if m.group(1) != name or m.group(2) != name:
+        raise Failure("the command runs on %s with REPTYR_PTY=%s, expected %s"
+                      % (m.group(1), m.group(2), name))
+    c.w.send(C, "typed-here\n")
+    c.w.wait_for(C, r"got=typed-here", what="input relayed to the command", watch=[client])
+    c.w.wait_exit([client], what="reptyrctl ends with the command")
+    if client.exit_code() != 6:
+        raise Failure("reptyrctl pty exited %s, expected the command's 6; %r"
+                      % (signal_name(client.exit_code()), C.tail()))
+
+
+@case("pty-without-command-ends-when-closed")
+def _pty_plain(c):
+    """reptyrctl pty: prints the new terminal's name and relays it until the
+    last program that opened it closes it."""
+    C = c.w.pty("C")
+    argv = c.prefix() + [c.reptyrctl, "pty"]
+    client = c.w.spawn_on_pty("reptyrctl pty", argv, C, ctty=True, pdeathsig=not c.user)
+    C.close_slave()
+    name = c.w.wait_for(C, r"^(/dev/pts/\d+)\r?\n", what="the new terminal's name",
+                        watch=[client]).group(1)
+    c.w.wait_until(lambda: not C.termios()[3] & termios.ICANON, what="C in raw mode")
+    with open(name, "w") as f:
+        f.write("written-from-outside\n")
+    c.w.wait_for(C, r"written-from-outside", what="output relayed", watch=[client])
+    c.w.wait_exit([client], what="reptyrctl ends once the terminal was closed")
+    if client.exit_code() != 0:
+        raise Failure("reptyrctl pty exited %s; %r" % (signal_name(client.exit_code()), C.tail()))
+
+
 case("adopt-into-new-tmux-session")(lambda c: _adopt_into_tmux(c, None))
 case("adopt-into-named-tmux-session")(lambda c: _adopt_into_tmux(c, "work"))
 
