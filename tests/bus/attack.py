@@ -129,3 +129,18 @@ def json_lines_text(text):
             except ValueError:
                 pass
     return out
+
+
+def ensure_group(name):
+    """A system group NAME (created if missing) with no members: a gid no
+    test user belongs to."""
+    import grp
+
+    def make():
+        try:
+            return grp.getgrnam(name)
+        except KeyError:
+            subprocess.run(["groupadd", "--system", name], check=True)
+            return grp.getgrnam(name)
+
+    return rig._locked(make)
