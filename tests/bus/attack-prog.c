@@ -24,7 +24,8 @@
  *       Says "READY pid=P", then vfork()s; the child prints "VFORK CHILD
  *       pid=C" and blocks opening FIFO for reading (until a writer comes),
  *       then _exit(0)s. The parent, stuck in vfork until then, prints "VFORK
- *       DONE" and answers every line on stdin with "GOT <line>".
+ *       DONE" and answers every line on stdin with "GOT <line>" ("quit":
+ *       exit).
  *   attack-prog seize PID
  *       PTRACE_SEIZE PID and print "SEIZE ok" or "SEIZE errno=N" (detaches
  *       on success).
@@ -280,6 +281,12 @@ static int do_vfork(int argc, char **argv) {
                 char msg[64];
                 int n = snprintf(msg, sizeof(msg), "VFORK CHILD pid=%d\n", (int)getpid());
                 (void)!syscall(SYS_write, STDOUT_FILENO, msg, (size_t)n);
+                /* Off the parent's terminal and out of its session (the
+                 * fd table is the child's own): the parent alone is the
+                 * target, with no child on its terminal. */
+                syscall(SYS_setsid);
+                for (int i = 0; i < 3; i++)
+                        syscall(SYS_close, i);
                 long f = syscall(SYS_openat, AT_FDCWD, fifo, O_RDONLY);
                 if (f >= 0) {
                         char c;
@@ -291,8 +298,11 @@ static int do_vfork(int argc, char **argv) {
                 return perror("attack-prog: vfork"), 1;
         waitpid(child, &status, 0);
         say("VFORK DONE\n");
-        while (read_line(STDIN_FILENO, line, sizeof(line)))
+        while (read_line(STDIN_FILENO, line, sizeof(line))) {
+                if (strcmp(line, "quit") == 0)
+                        return 0;
                 say("GOT %s\n", line);
+        }
         return 0;
 }
 

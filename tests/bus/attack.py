@@ -27,6 +27,8 @@ ERR = bustest.ERR
 ACCESS_DENIED = bustest.ACCESS_DENIED
 INTERACTIVE = bustest.INTERACTIVE
 LIMITS = "org.freedesktop.DBus.Error.LimitsExceeded"
+# harness.World raises its own Failure class.
+FAILURES = (rig.Failure, harness.Failure)
 
 
 def arg_parser(doc):
@@ -84,12 +86,15 @@ class AttackEnv(bustest.Env):
         return out
 
     def get_version(self, user, timeout=1.0):
-        """Properties.Get of Version as USER with a TIMEOUT second call
-        timeout: (ok, seconds, output)."""
+        """org.freedesktop.DBus.Properties.Get of Version as USER with a
+        TIMEOUT second method call timeout: (ok, seconds, output)."""
         t0 = time.monotonic()
-        r = self.rig.busctl("--timeout=%g" % timeout, "get-property", rig.BUS_NAME,
-                            rig.BUS_PATH, rig.BUS_NAME, "Version", user=user,
-                            timeout=timeout + 10)
+        try:
+            r = self.rig.busctl("--timeout=%g" % timeout, "call", rig.BUS_NAME, rig.BUS_PATH,
+                                "org.freedesktop.DBus.Properties", "Get", "ss", rig.BUS_NAME,
+                                "Version", user=user, timeout=timeout + 5)
+        except subprocess.TimeoutExpired:
+            return False, time.monotonic() - t0, "busctl did not return"
         return r.returncode == 0, time.monotonic() - t0, (r.stdout + r.stderr).strip()
 
 

@@ -57,7 +57,7 @@ def check_foreign_gid(env):
     if not data.get("ok"):
         try:
             env.assert_untouched(v, "the refused Adopt")
-        except Failure as e:
+        except attack.FAILURES as e:
             problems.append(str(e))
     if problems:
         raise Failure("; ".join(problems))

@@ -53,7 +53,7 @@ def check_thread_pidfd(env):
                             "process" % (call, msg))
     try:
         env.assert_untouched(v, "Adopt/AdoptPID of its thread %d" % tid)
-    except Failure as e:
+    except attack.FAILURES as e:
         problems.append(str(e))
     if problems:
         raise Failure("; ".join(problems) + "\n" + env.log_text()[-2000:])
