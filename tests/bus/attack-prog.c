@@ -17,7 +17,7 @@
  *       (root uses it to hold a pty for another user's session).
  *   attack-prog suid FD
  *       What the setuid-root copy runs: prints "SUID pid=P euid=E fd=LINK",
- *       then for 3 s watches its own TracerPid and fd FD, printing
+ *       then for 1 s watches its own TracerPid and fd FD, printing
  *       "TRACED by T" and "FD now LINK" on changes, and prints "WATCH END
  *       fd=LINK" at the end; then waits until stdin ends.
  *   attack-prog vfork FIFO
@@ -242,7 +242,7 @@ static int suid(int argc, char **argv) {
         fd = atoi(argv[1]);
         fd_link(fd, last, sizeof(last));
         say("SUID pid=%d euid=%d fd=%s\n", (int)getpid(), (int)geteuid(), last);
-        end = now() + 3.0;
+        end = now() + 1.0;
         while (now() < end) {
                 int t = tracer_pid();
                 if (t != last_tracer) {
