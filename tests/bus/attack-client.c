@@ -134,11 +134,11 @@ static int register_agent(sd_bus *bus) {
                 return r;
         r = sd_bus_call_method(bus, POLKIT_NAME, POLKIT_PATH, POLKIT_IFACE,
                                "RegisterAuthenticationAgent", &error, NULL, "(sa{sv})ss",
-                               "unix-process", 3, "pid", "u", (uint32_t)getpid(), "start-time",
-                               "t", start_time, "uid", "i", (int32_t)getuid(), "C", AGENT_PATH);
+                               "unix-process", 3, "pid", "u", (uint32_t)getpid(), "start-time", "t",
+                               start_time, "uid", "i", (int32_t)getuid(), "C", AGENT_PATH);
         if (r < 0) {
-                fprintf(stderr, "attack-client: RegisterAuthenticationAgent: %s: %s\n",
-                        error.name, error.message);
+                fprintf(stderr, "attack-client: RegisterAuthenticationAgent: %s: %s\n", error.name,
+                        error.message);
                 sd_bus_error_free(&error);
                 return r;
         }
@@ -201,8 +201,8 @@ static int flood(unsigned n, const char *target, unsigned conns) {
                 pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
                 if (pidfd < 0)
                         return perror("attack-client: pidfd_open"), 2;
-                r = sd_bus_message_new_method_call(bus[i % conns], &m, BUS_NAME, BUS_PATH,
-                                                   BUS_NAME, "Adopt");
+                r = sd_bus_message_new_method_call(bus[i % conns], &m, BUS_NAME, BUS_PATH, BUS_NAME,
+                                                   "Adopt");
                 if (r >= 0)
                         r = sd_bus_message_append(m, "ha{sv}", pidfd, 0);
                 if (r >= 0)
@@ -277,8 +277,8 @@ static int thread_calls(pid_t tid) {
         r = sd_bus_open_system(&bus);
         if (r < 0)
                 return 2;
-        r = sd_bus_call_method(bus, BUS_NAME, BUS_PATH, BUS_NAME, "Adopt", &error, &reply,
-                               "ha{sv}", pidfd, 0);
+        r = sd_bus_call_method(bus, BUS_NAME, BUS_PATH, BUS_NAME, "Adopt", &error, &reply, "ha{sv}",
+                               pidfd, 0);
         print_answer("Adopt", r, reply, &error);
         sd_bus_message_unref(reply);
         reply = NULL;
