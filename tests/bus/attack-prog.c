@@ -3,11 +3,14 @@
  * attack-prog: the processes of the adversarial bus tests (test-attack-*.py).
  * No libsystemd: it runs as any user, and a copy of it is made setuid root.
  *
- *   attack-prog holder FD NTHREADS SUID -- COMMAND [ARG...]
+ *   attack-prog holder FD NTHREADS SUID [--twin] -- COMMAND [ARG...]
  *       A terminal emulator that is also an attacker: holds a pty master
  *       on fd FD (without O_CLOEXEC, so it survives exec), runs COMMAND on
  *       the slave (own session, controlling terminal), starts NTHREADS
- *       idle threads and prints "HOLDER pid=P child=C pts=/dev/pts/N".
+ *       idle threads and prints "HOLDER pid=P child=C pts=/dev/pts/N
+ *       twin=T". With --twin it forks first: the parent T keeps the
+ *       threads and the master and does nothing else; the child P (also
+ *       holding the master) is the one that reads the commands below.
  *       Then it reads commands on stdin:
  *         "arm COUNT DELAY_US TIMEOUT_MS": wait until the slave has been
  *         opened COUNT more times (inotify IN_OPEN; 0: do not wait; at most
@@ -101,14 +104,36 @@ static void *idle_thread(void *arg) {
         return NULL;
 }
 
+static int start_threads(int n) {
+        for (int i = 0; i < n; i++) {
+                pthread_t t;
+                pthread_attr_t a;
+                pthread_attr_init(&a);
+                pthread_attr_setstacksize(&a, 65536);
+                if (pthread_create(&t, &a, idle_thread, NULL) != 0) {
+                        fprintf(stderr, "attack-prog: pthread_create failed\n");
+                        return -1;
+                }
+        }
+        return 0;
+}
+
 static int holder(int argc, char **argv) {
         char pts[64], line[128];
         int fd, nthreads, master, slave, in = -1;
         const char *suid;
-        pid_t child;
+        pid_t child, twin_pid = 0;
+        bool twin = false;
 
+        if (argc >= 6 && strcmp(argv[4], "--twin") == 0) {
+                twin = true;
+                for (int i = 4; i < argc; i++)
+                        argv[i] = argv[i + 1];
+                argc--;
+        }
         if (argc < 6 || strcmp(argv[4], "--") != 0) {
-                fprintf(stderr, "usage: attack-prog holder FD NTHREADS SUID -- COMMAND...\n");
+                fprintf(stderr,
+                        "usage: attack-prog holder FD NTHREADS SUID [--twin] -- COMMAND...\n");
                 return 2;
         }
         fd = atoi(argv[1]);
@@ -144,6 +169,23 @@ static int holder(int argc, char **argv) {
                 _exit(127);
         }
         close(slave);
+        if (twin) {
+                /* The twin holds the same master; it is the one that will
+                 * exec. This process keeps the threads, so that stopping it
+                 * takes long, and is found first (lower pid) by anyone
+                 * looking for the holders. */
+                twin_pid = fork();
+                if (twin_pid < 0)
+                        return perror("attack-prog: fork"), 1;
+                if (twin_pid > 0) {
+                        close(STDIN_FILENO);
+                        start_threads(nthreads);
+                        for (;;)
+                                pause();
+                }
+                twin_pid = getppid();
+                nthreads = 0;
+        }
         /* Watch the slave before saying we are ready: every later open of
          * it is somebody else's (the helper's TIOCGPTPEER, for one). */
         if (strcmp(suid, "-") != 0) {
@@ -151,15 +193,10 @@ static int holder(int argc, char **argv) {
                 if (in < 0 || inotify_add_watch(in, pts, IN_OPEN) < 0)
                         return perror("attack-prog: inotify"), 1;
         }
-        for (int i = 0; i < nthreads; i++) {
-                pthread_t t;
-                pthread_attr_t a;
-                pthread_attr_init(&a);
-                pthread_attr_setstacksize(&a, 65536);
-                if (pthread_create(&t, &a, idle_thread, NULL) != 0)
-                        return fprintf(stderr, "attack-prog: pthread_create failed\n"), 1;
-        }
-        say("HOLDER pid=%d child=%d pts=%s\n", (int)getpid(), (int)child, pts);
+        if (start_threads(nthreads) < 0)
+                return 1;
+        say("HOLDER pid=%d child=%d pts=%s twin=%d\n", (int)getpid(), (int)child, pts,
+            (int)twin_pid);
         while (read_line(STDIN_FILENO, line, sizeof(line))) {
                 unsigned count, delay_us, timeout_ms, opens = 0;
                 char *args[] = {(char *)suid, "suid", argv[1], NULL};

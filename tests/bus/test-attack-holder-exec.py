@@ -10,11 +10,13 @@ later stops them, the holder checked is not the holder stopped: the helper
 its fd into /dev/null -- with nothing but the password-free
 org.reptyr.Reptyr1.adopt.
 
-Each attempt: nobody's holder (attack-prog holder, 200 idle threads, so that
-stopping it is slow) holds the master of a pty with a victim of nobody on the
-slave; nobody calls Adopt(victim, mode=session); the holder execs a setuid
-root copy of attack-prog, triggered by the helper's own opens of the slave
-(inotify) plus a varied delay, or by a varied delay alone. The setuid
+Each attempt: nobody's holder (attack-prog holder, 1000 idle threads, so
+that its exec -- which must end all other threads first -- and stopping it
+take long) holds the master of a pty with a victim of nobody on the slave;
+nobody calls Adopt(victim, mode=session); the holder execs a setuid root
+copy of attack-prog from its main thread, triggered by the helper's own
+opens of the slave (inotify) plus a varied delay, or by a varied delay
+alone. The setuid
 program reports its fd to the master at start, and watches its TracerPid and
 that fd for 1 s.
 
@@ -42,7 +44,7 @@ from attack import ACCESS_DENIED, ERR, INTERACTIVE, Failure, Skip  # noqa: E402
 
 ap = attack.arg_parser(__doc__)
 ap.add_argument("--attempts", type=int, default=int(os.environ.get("ATTACK_ATTEMPTS", "30")))
-ap.add_argument("--threads", type=int, default=200)
+ap.add_argument("--threads", type=int, default=1000)
 ap.add_argument("--keep-going", action="store_true",
                 help="do not stop at the first win (to measure how often the attack wins)")
 args = ap.parse_args()
@@ -50,13 +52,15 @@ FD = 10
 PTMX = ("/dev/ptmx", "/dev/pts/ptmx")
 
 # (opens of the slave to wait for, then microseconds to spin). The helper
-# opens the slave (TIOCGPTPEER) when it looks for holders: once before it
-# asks polkit, once when it starts the takeover. A fixed helper may never
-# open it: then the exec is timed by the delay alone (count 0).
-SCHEDULE = ([(2, d) for d in (0, 100, 200, 400, 700, 1000, 1500, 2000, 3000, 5000)]
-            + [(1, d) for d in (0, 2000, 5000, 10000, 20000)]
-            + [(0, d) for d in (0, 2000, 4000, 6000, 8000, 10000, 15000, 20000, 30000,
-                                50000, 80000, 120000, 200000, 300000, 500000)])
+# opens the slave (TIOCGPTPEER on the holder's copy of the master) when it
+# looks for holders: once before it asks polkit, once when it starts the
+# takeover. The exec is slow (the kernel has to end every other thread
+# first): the helper's check can see the holder as it was, and its seize come
+# while the exec is still under way. A fixed helper may never open the
+# slave: then the exec is timed by the delay alone (count 0).
+SCHEDULE = ([(2, d) for d in range(0, 4000, 250)]
+            + [(1, d) for d in range(3000, 13500, 1500)]
+            + [(0, d) for d in (0, 5000, 10000, 20000, 40000, 80000, 200000)])
 
 
 def setuid_copy(env):
@@ -72,20 +76,24 @@ def setuid_copy(env):
 
 def attempt(env, suid, n, count, delay_us):
     holder, out = env.piped("holder-%d" % n, [env.attack_prog, "holder", str(FD),
-                                              str(args.threads), suid, "--", env.victim,
-                                              "read"], user="nobody")
-    m = env.w.wait_for(out, r"HOLDER pid=(\d+) child=(\d+) pts=(\S+)\n", watch=[holder],
-                       what="holder %d start" % n)
+                                              str(args.threads), suid, "--",
+                                              env.victim, "read"], user="nobody")
+    m = env.w.wait_for(out, r"HOLDER pid=(\d+) child=(\d+) pts=(\S+) twin=(\d+)\n",
+                       watch=[holder], what="holder %d start" % n)
     hpid, child, pts = int(m.group(1)), int(m.group(2)), m.group(3)
+    env.w.forget_pid_later(hpid)
     env.w.wait_until(lambda: env.w.pump(0) or (attack.harness.proc_state(child) == "S"
                                                and os.readlink("/proc/%d/exe" % child)
                                                .endswith("victim-native")),
                      what="victim %d running" % child)
-    env.tell(holder, "arm %d %d 3000" % (count, delay_us))
+    env.tell(holder, "arm %d %d 1000" % (count, delay_us))
     caller, cout = env.piped("caller-%d" % n, [env.bus_client, "adopt", str(child), "-o",
                                                "mode=s:session", "--timeout=10"],
                              user="nobody")
     answer = attack.wait_json(env, cout, lambda d: True, "answer of attempt %d" % n, timeout=40)
+    # Where the holder is right after the answer (a helper that lost keeps it).
+    held = "%s, TracerPid %s" % (attack.status_field(hpid, "State"),
+                                 attack.status_field(hpid, "TracerPid"))
     exec_line = re.search(r"EXEC opens=(\d+)", out.text())
     if not exec_line:
         env.w.wait_for(out, r"EXEC opens=(\d+)|EXEC FAILED", watch=[holder], timeout=10,
@@ -120,15 +128,15 @@ def attempt(env, suid, n, count, delay_us):
         "too late (exec after the takeover)" if start_fd not in PTMX else
         "refused: %s" % answer.get("error"))
     env.w.log("attempt %2d (opens %d + %5d us; saw %d opens): setuid start fd %s, now %s, "
-              "traced %s, answer %s -> %s" % (
-                  n, count, delay_us, opens, start_fd, now_fd, traced or "never",
+              "traced %s, at the answer: %s; answer %s -> %s" % (
+                  n, count, delay_us, opens, start_fd, now_fd, traced or "never", held,
                   "ok" if answer.get("ok") else "%s: %s" % (answer.get("error"),
                                                             answer.get("message")), outcome))
     env.tell(holder, "")
     holder.popen.stdin.close()
     holder.kill()
     caller.kill()
-    for pid in (child,):
+    for pid in (child, hpid):
         try:
             os.kill(pid, 9)
         except ProcessLookupError:
@@ -149,6 +157,9 @@ def check_exec_race(env):
                 break
         if bad_error:
             bad.append("attempt %d: %s" % (n, bad_error))
+        if won or bad_error:
+            # A helper that lost may be stuck: the next attempt gets a new one.
+            env.rig.stop_helper()
     env.w.log("%d attempts in %.1f s: the attack won %d times" % (
         n + 1, time.monotonic() - t0, len(wins)))
     problems = wins + ["unexpected error: " + b for b in bad]
