@@ -40,8 +40,8 @@ def check_private_devpts(env):
             "sh", "-c", script, "sh", env.attack_prog, "holder", "10", "0", "-", "--"] + \
         attack.rig.Rig.as_user([env.victim, "read"], "nobody")
     outer, out = env.piped("container", argv)
-    m = env.w.wait_for(out, r"HOLDER pid=(\d+) child=(\d+) pts=(\S+)\n", watch=[outer],
-                       what="the container's holder")
+    m = env.w.wait_for(out, r"HOLDER pid=(\d+) child=(\d+) pts=(\S+) twin=\d+\n",
+                       watch=[outer], what="the container's holder")
     inner_pts = m.group(3)
 
     def victim_pid():

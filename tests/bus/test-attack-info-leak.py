@@ -65,8 +65,8 @@ def start_root_holder(env):
     argv = [env.attack_prog, "holder", "10", "0", "-", "--"] + \
         attack.rig.Rig.as_user([env.victim, "read"], "nobody")
     holder, out = env.piped("root holder", argv, user=None)
-    m = env.w.wait_for(out, r"HOLDER pid=(\d+) child=(\d+) pts=(\S+)\n", watch=[holder],
-                       what="root's holder")
+    m = env.w.wait_for(out, r"HOLDER pid=(\d+) child=(\d+) pts=(\S+) twin=\d+\n",
+                       watch=[holder], what="root's holder")
     hpid, child, pts = int(m.group(1)), int(m.group(2)), m.group(3)
     env.w.wait_until(lambda: os.stat("/proc/%d" % child).st_uid == nobody
                      and os.readlink("/proc/%d/exe" % child).endswith("victim-native")
