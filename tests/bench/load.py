@@ -14,7 +14,6 @@ of speed).
 """
 
 import os
-import subprocess
 import sys
 import time
 

@@ -21,14 +21,13 @@ never replies. Required:
 
 import os
 import sys
-import time
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import attack  # noqa: E402
 import bustest  # noqa: E402
 import rig  # noqa: E402
-from attack import ERR, LIMITS, Failure, expect  # noqa: E402
+from attack import LIMITS, Failure, expect  # noqa: E402
 
 args = attack.arg_parser(__doc__).parse_args()
 FLOOD = 140

@@ -10,7 +10,6 @@ nothing, rather than treat the tid as the pid of whatever it finds.
 """
 
 import os
-import subprocess
 import sys
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree

@@ -20,7 +20,6 @@ caller, even a Properties.Get, times out). Required:
 """
 
 import os
-import stat
 import sys
 import tempfile
 import time
@@ -30,7 +29,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import attack  # noqa: E402
 import bustest  # noqa: E402
 import rig  # noqa: E402
-from attack import ERR, Failure, expect  # noqa: E402
+from attack import ERR, Failure  # noqa: E402
 
 args = attack.arg_parser(__doc__).parse_args()
 BUSY_WITHIN = 3.0
