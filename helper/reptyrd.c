@@ -70,7 +70,10 @@
 /* Last resorts: the engine gives up by itself long before (each thread
  * gets STOP_TIMEOUT_MS to stop), and a probe only reads /proc. */
 #define PROBE_TIMEOUT_USEC (10 * USEC_PER_SEC)
-#define ADOPT_TIMEOUT_USEC (20 * USEC_PER_SEC)
+/* Also what ends the one wait the engine cannot bound: attaching to a
+ * thread of a target that is exec()ing waits for that exec, which waits for
+ * threads we already attached to be reaped by us. */
+#define ADOPT_TIMEOUT_USEC (8 * USEC_PER_SEC)
 #define STOP_TIMEOUT_MS 1000
 
 /* ---- state ---- */

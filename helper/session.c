@@ -225,7 +225,8 @@ static int holder_freeze(struct takeover *s, struct holder *h) {
                 return holder_refused(s, h, ENGINE_ERR_BUSY, r,
                                       "it is already traced (a debugger, or another adoption)");
         if (r == -ESRCH)
-                return holder_refused(s, h, ENGINE_ERR_TARGET_GONE, r, "it has exited");
+                return holder_refused(s, h, ENGINE_ERR_TARGET_GONE, r,
+                                      "it exited, or started another program, meanwhile");
         if (r < 0)
                 return holder_refused(s, h, ENGINE_ERR_FAILED, r, strerror(-r));
         h->seized = true;

@@ -161,6 +161,10 @@ int tracee_seize(struct tracee *t, pid_t pid, int dirfd, unsigned options) {
                 if (seized_now == 0)
                         break;
                 r = proc_for_each_pid(dirfd, "task", list_threads_cb, t);
+                /* Its thread list vanished under us: it exited, or it is
+                 * replacing its program (exec takes the other threads). */
+                if (r == -ENOENT)
+                        r = -ESRCH;
                 if (r < 0)
                         goto fail;
         }
