@@ -24,9 +24,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <poll.h>
-#include <time.h>
 #include <linux/kcmp.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -41,6 +40,7 @@
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "engine-internal.h"
@@ -182,12 +182,12 @@ int engine_pidfd_to_pid(int pidfd, pid_t *ret) {
 
 /* Layout of our scratch page in the target. */
 enum {
-        SCR_PTMX = 0,     /* "/dev/ptmx" */
-        SCR_DEVTTY = 16,  /* "/dev/tty" */
-        SCR_EVENT = 48,   /* struct epoll_event (packed or not) */
-        SCR_SIGSET = 64,  /* a sigset of one signal */
-        SCR_ZERO_TS = 80, /* a zero timeout (16 zero bytes) */
-        SCR_PGID = 96,    /* a pid_t for TIOCSPGRP */
+        SCR_PTMX = 0,      /* "/dev/ptmx" */
+        SCR_DEVTTY = 16,   /* "/dev/tty" */
+        SCR_EVENT = 48,    /* struct epoll_event (packed or not) */
+        SCR_SIGSET = 64,   /* a sigset of one signal */
+        SCR_ZERO_TS = 80,  /* a zero timeout (16 zero bytes) */
+        SCR_PGID = 96,     /* a pid_t for TIOCSPGRP */
         SCR_ACT_NEW = 128, /* struct sigaction in the target's layout */
         SCR_ACT_OLD = 192,
         SCR_SIGINFO = 256,
@@ -1439,8 +1439,8 @@ static void undo(struct adoption *a) {
                  * own hangup action again. */
                 const struct engine_hangup_guard *g = &a->res->hangup;
                 if (remote_write(&a->r, a->r.scratch + SCR_ACT_NEW, g->saved, g->saved_len) == 0)
-                        (void)rcall(a, ARCH_SYS_RT_SIGACTION, SIGHUP, a->r.scratch + SCR_ACT_NEW,
-                                    0, 8);
+                        (void)rcall(a, ARCH_SYS_RT_SIGACTION, SIGHUP, a->r.scratch + SCR_ACT_NEW, 0,
+                                    8);
                 a->res->hangup.armed = false;
         }
         if (a->pgid_moved && !a->noreturn) {
@@ -1490,8 +1490,7 @@ static void leave(struct adoption *a) {
                          * blocked in exactly as a real resize would. */
                         resize_first(a);
                         (void)remote_finish(&a->r);
-                        if (a->notify_stop && !a->t.gone &&
-                            tracee_group_stop(&a->t, a->pidfd) == 0)
+                        if (a->notify_stop && !a->t.gone && tracee_group_stop(&a->t, a->pidfd) == 0)
                                 a->res->stop_notified = true;
                 } else
                         (void)remote_restore(&a->r);

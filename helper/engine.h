@@ -139,8 +139,8 @@ struct engine_options {
  * heard as end-of-file / EIO on reads, which such programs handle too. */
 #define ENGINE_HANGUP_MAX_WATCH 2
 struct engine_hangup_guard {
-        bool armed;          /* SIGHUP was set to SIG_IGN by the adoption */
-        unsigned word_size;  /* of the target's ABI: the layout of `saved` */
+        bool armed;              /* SIGHUP was set to SIG_IGN by the adoption */
+        unsigned word_size;      /* of the target's ABI: the layout of `saved` */
         unsigned char saved[32]; /* its own struct sigaction, as the kernel stores it */
         size_t saved_len;
         unsigned long long starttime; /* the target's, against pid reuse */
