@@ -25,6 +25,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <linux/kcmp.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -39,6 +40,7 @@
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "engine-internal.h"
@@ -180,11 +182,14 @@ int engine_pidfd_to_pid(int pidfd, pid_t *ret) {
 
 /* Layout of our scratch page in the target. */
 enum {
-        SCR_PTMX = 0,     /* "/dev/ptmx" */
-        SCR_DEVTTY = 16,  /* "/dev/tty" */
-        SCR_EVENT = 48,   /* struct epoll_event (packed or not) */
-        SCR_SIGSET = 64,  /* a sigset of one signal */
-        SCR_ZERO_TS = 80, /* a zero timeout (16 zero bytes) */
+        SCR_PTMX = 0,      /* "/dev/ptmx" */
+        SCR_DEVTTY = 16,   /* "/dev/tty" */
+        SCR_EVENT = 48,    /* struct epoll_event (packed or not) */
+        SCR_SIGSET = 64,   /* a sigset of one signal */
+        SCR_ZERO_TS = 80,  /* a zero timeout (16 zero bytes) */
+        SCR_PGID = 96,     /* a pid_t for TIOCSPGRP */
+        SCR_ACT_NEW = 128, /* struct sigaction in the target's layout */
+        SCR_ACT_OLD = 192,
         SCR_SIGINFO = 256,
 };
 
@@ -290,6 +295,16 @@ struct adoption {
         bool ctty_set;
         struct pinning pin;
         unsigned step;
+
+        /* Its parent, when that is a process of the old session in another
+         * process group: the shell that runs it as a job. */
+        pid_t parent;
+        struct proc_stat parent_stat;
+        bool notify_stop; /* show the old shell its job stop (see engine_result) */
+        /* The new terminal's size: the target is shown a real resize
+         * while we still hold it (see resize_new_tty()). */
+        struct winsize old_ws, final_ws;
+        bool committed;
 };
 
 /* A checkpoint between two steps of the recipe. Tests inject faults here:
@@ -726,6 +741,28 @@ static int stuck_error(struct adoption *a, const struct tracee *t, pid_t pid, co
 static long rcall(struct adoption *a, enum arch_sys sys, uint64_t a0, uint64_t a1, uint64_t a2,
                   uint64_t a3);
 
+/* The shell that runs the target as a job: its parent, in the same session
+ * but another process group. A job that is the old terminal's foreground
+ * job is shown to stop (notify_stop), as for ^Z, so that the shell takes
+ * its terminal back and prompts again. */
+static void find_parent_shell(struct adoption *a) {
+        char path[32];
+        _cleanup_close_ int d = -1;
+
+        a->parent = 0;
+        a->notify_stop = false;
+        if (a->leader || a->stat.ppid <= 1)
+                return;
+        snprintf(path, sizeof(path), "/proc/%d", (int)a->stat.ppid);
+        d = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (d < 0 || proc_read_stat(d, &a->parent_stat) < 0)
+                return;
+        if (a->parent_stat.session != a->stat.session || a->parent_stat.pgrp == a->stat.pgrp)
+                return;
+        a->parent = a->stat.ppid;
+        a->notify_stop = !a->t.was_stopped && a->ctty && a->stat.tpgid == a->stat.pgrp;
+}
+
 static int freeze(struct adoption *a) {
         unsigned opts = PTRACE_O_TRACESYSGOOD | PTRACE_O_TRACECLONE | PTRACE_O_TRACEEXEC;
         _cleanup_free_ struct proc_fd *fds = NULL;
@@ -812,6 +849,7 @@ static int freeze(struct adoption *a) {
         a->stat = st;
         a->ctty = st.tty_nr ? engine_tty_nr_to_dev(st.tty_nr) : 0;
         a->leader = st.session == a->pid;
+        find_parent_shell(a);
         child = frozen_children_in_group(a);
         if (child > 0)
                 return engine_fail(
@@ -989,12 +1027,15 @@ static void configure_pty(struct adoption *a) {
                 (void)ioctl(old, TIOCGWINSZ, &ws);
                 close(old);
         }
+        a->old_ws = ws;
         if (a->opts->rows && a->opts->cols) {
                 ws.ws_row = a->opts->rows;
                 ws.ws_col = a->opts->cols;
         }
-        if (ws.ws_row && ws.ws_col)
-                (void)ioctl(a->master, TIOCSWINSZ, &ws);
+        /* The size is not set yet: the new pty stays 0x0 until it is the
+         * target's terminal, so that setting it then is a change the
+         * kernel signals (SIGWINCH to its foreground group). */
+        a->final_ws = ws;
         if (ioctl(a->master, TIOCGPTN, &n) == 0)
                 snprintf(a->res->tty, sizeof(a->res->tty), "/dev/pts/%u", n);
 }
@@ -1122,6 +1163,65 @@ static void drop_own_hangup(struct adoption *a) {
         a->t.drop_pending = 0;
 }
 
+static unsigned long long starttime_of(pid_t pid) {
+        char path[32];
+        _cleanup_close_ int d = -1;
+        struct proc_stat st;
+
+        snprintf(path, sizeof(path), "/proc/%d", (int)pid);
+        d = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (d < 0 || proc_read_stat(d, &st) < 0)
+                return 0;
+        return st.starttime;
+}
+
+/* See struct engine_hangup_guard: SIGHUP ignored while the old shell may
+ * still send its jobs one. Best effort: on failure the target keeps its own
+ * action and the guard stays unarmed. */
+static void arm_hangup_guard(struct adoption *a) {
+        struct engine_hangup_guard *g = &a->res->hangup;
+        unsigned w = a->r.pers->word_size;
+        size_t len = w == 4 ? 20 : 32; /* handler, flags, restorer, 64-bit mask */
+        unsigned char act[32] = {0}, old[32] = {0};
+        uint64_t ign = (uint64_t)(uintptr_t)SIG_IGN, handler = 0;
+        pid_t sid = a->stat.session;
+        long v;
+
+        memcpy(act, &ign, w);
+        if (remote_write(&a->r, a->r.scratch + SCR_ACT_NEW, act, len) < 0)
+                return;
+        v = rcall(a, ARCH_SYS_RT_SIGACTION, SIGHUP, a->r.scratch + SCR_ACT_NEW,
+                  a->r.scratch + SCR_ACT_OLD, 8);
+        if (remote_failed(v))
+                return;
+        if (remote_read(&a->r, a->r.scratch + SCR_ACT_OLD, old, len) < 0) {
+                /* What it had is unknown: ignoring is the lesser harm. */
+                return;
+        }
+        memcpy(&handler, old, w);
+        if (handler == ign) {
+                /* It ignores hangups already: exactly its own action back. */
+                (void)rcall(a, ARCH_SYS_RT_SIGACTION, SIGHUP, a->r.scratch + SCR_ACT_OLD, 0, 8);
+                return;
+        }
+        *g = (struct engine_hangup_guard){
+                .armed = true,
+                .word_size = w,
+                .saved_len = len,
+                .starttime = a->stat.starttime,
+        };
+        memcpy(g->saved, old, len);
+        g->watch[g->n_watch] = a->parent;
+        g->watch_starttime[g->n_watch++] = a->parent_stat.starttime;
+        if (sid > 1 && sid != a->parent && sid != a->pid) {
+                unsigned long long st = starttime_of(sid);
+                if (st) {
+                        g->watch[g->n_watch] = sid;
+                        g->watch_starttime[g->n_watch++] = st;
+                }
+        }
+}
+
 static long old_ctty_fd(struct adoption *a) {
         for (size_t i = 0; i < a->n_term; i++)
                 if (a->term[i].rdev == a->ctty)
@@ -1181,6 +1281,8 @@ static int leave_old_tty(struct adoption *a) {
                  * tracer dying from here on leaves no child behind. */
                 drop_dummy(a);
                 a->res->was_leader = false;
+                if (a->parent > 0)
+                        arm_hangup_guard(a);
                 return 0;
         }
 
@@ -1249,6 +1351,8 @@ static void drop_dummy(struct adoption *a) {
 }
 
 /* ---- undo and leave ---- */
+
+static void resize_first(struct adoption *a);
 
 static int cmp_long(const void *x, const void *y) {
         long a = *(const long *)x, b = *(const long *)y;
@@ -1330,6 +1434,15 @@ static void undo(struct adoption *a) {
                                     (uint64_t)a->ep[i].e.tfd, a->r.scratch + SCR_EVENT);
                         a->ep[i].deleted = false;
                 }
+        if (a->res->hangup.armed) {
+                /* Back on its old terminal, the guard has no purpose: its
+                 * own hangup action again. */
+                const struct engine_hangup_guard *g = &a->res->hangup;
+                if (remote_write(&a->r, a->r.scratch + SCR_ACT_NEW, g->saved, g->saved_len) == 0)
+                        (void)rcall(a, ARCH_SYS_RT_SIGACTION, SIGHUP, a->r.scratch + SCR_ACT_NEW, 0,
+                                    8);
+                a->res->hangup.armed = false;
+        }
         if (a->pgid_moved && !a->noreturn) {
                 /* Lead its own group again, as before. */
                 (void)rcall(a, ARCH_SYS_SETPGID, 0, 0, 0, 0);
@@ -1344,6 +1457,24 @@ ours:
         }
 }
 
+/* Whether the program would see no change of size: then a size one row
+ * off comes first, and the right one once it has redrawn (programs such as
+ * htop redraw on SIGWINCH only when the size changed). */
+static bool two_step_resize(const struct adoption *a) {
+        return !a->res->was_stopped && a->final_ws.ws_row && a->final_ws.ws_col &&
+               a->old_ws.ws_row == a->final_ws.ws_row && a->old_ws.ws_col == a->final_ws.ws_col;
+}
+
+static void resize_first(struct adoption *a) {
+        struct winsize ws = a->final_ws;
+
+        if (!ws.ws_row || !ws.ws_col)
+                return;
+        if (two_step_resize(a))
+                ws.ws_row = ws.ws_row > 1 ? ws.ws_row - 1 : ws.ws_row + 1;
+        (void)ioctl(a->master, TIOCSWINSZ, &ws);
+}
+
 /* Let go of the target: temporaries closed, scratch unmapped, deferred
  * signals re-queued, mask and registers restored, every thread detached. */
 static void leave(struct adoption *a) {
@@ -1352,13 +1483,69 @@ static void leave(struct adoption *a) {
         if (a->remote_ready && !a->t.gone) {
                 (void)remote_requeue_deferred(&a->r);
                 (void)remote_scratch_unmap(&a->r);
-                (void)remote_restore(&a->r);
+                if (a->committed) {
+                        /* Its new terminal changes size while we still hold
+                         * it, and it leaves through the signal code with its
+                         * own registers: the SIGWINCH interrupts what it was
+                         * blocked in exactly as a real resize would. */
+                        resize_first(a);
+                        (void)remote_finish(&a->r);
+                        if (a->notify_stop && !a->t.gone && tracee_group_stop(&a->t, a->pidfd) == 0)
+                                a->res->stop_notified = true;
+                } else
+                        (void)remote_restore(&a->r);
                 if (a->restop)
                         (void)syscall(SYS_pidfd_send_signal, a->pidfd, a->t.stop_sig, NULL, 0);
         }
         unpin_target(&a->pin);
         tracee_release(&a->t);
         a->seized = a->frozen = a->remote_ready = false;
+}
+
+/* The old shell, shown its job stop, takes the old terminal back (its
+ * process group becomes the foreground one again) once it has collected the
+ * stop; the target must not be continued before, or the shell only ever
+ * sees it continued and goes on waiting for it. Nothing signals that
+ * moment to a third process, so the old session's foreground group is
+ * looked at until it changes, for 500 ms at most. The target is no longer
+ * held by us meanwhile: it only sits stopped, as after a ^Z. */
+static bool wait_for_shell(struct adoption *a) {
+        char path[32];
+        _cleanup_close_ int d = -1;
+        struct timespec start, now;
+
+        snprintf(path, sizeof(path), "/proc/%d", (int)a->parent);
+        d = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (d < 0)
+                return false;
+        clock_gettime(CLOCK_MONOTONIC, &start);
+        for (unsigned us = 50;; us = us < 2000 ? us * 2 : us) {
+                struct proc_stat st;
+
+                if (proc_read_stat(d, &st) < 0 || st.starttime != a->parent_stat.starttime)
+                        return false; /* the shell is gone */
+                if (st.tpgid != a->stat.pgrp)
+                        return true;
+                clock_gettime(CLOCK_MONOTONIC, &now);
+                if ((now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000 >=
+                    500)
+                        return false;
+                (void)nanosleep(&(struct timespec){0, (long)us * 1000}, NULL);
+        }
+}
+
+/* The second half of a two-step resize: once the program has drawn for the
+ * size one row off (its output is waiting on the master, 250 ms at most;
+ * not at all for a program that does not catch SIGWINCH), the right size.
+ * The output stays queued for the caller to read. */
+static void resize_second(struct adoption *a) {
+        struct pollfd p = {.fd = a->master, .events = POLLIN};
+
+        if (!two_step_resize(a))
+                return;
+        if (a->status.sig_cgt & (1ULL << (SIGWINCH - 1)))
+                (void)poll(&p, 1, 250);
+        (void)ioctl(a->master, TIOCSWINSZ, &a->final_ws);
 }
 
 static void fill_result(struct adoption *a) {
@@ -1443,18 +1630,22 @@ int engine_adopt(int pidfd, const struct engine_options *opts, struct engine_res
         /* Committed. The saved copies of the old terminal go now. */
         drop_dummy(&a);
         close_temporaries(&a);
+        a.committed = true;
         leave(&a);
+        unpin(&a.pin);
         if (a.t.gone || !proc_pidfd_alive(pidfd)) {
                 close(a.master);
                 r = gone_error(&a);
                 goto out;
         }
-        /* Programs redraw on SIGWINCH; SIGCONT wakes one that stopped on
-         * the old terminal's job control. A job-control stopped target is
-         * left stopped. */
-        (void)syscall(SYS_pidfd_send_signal, pidfd, SIGWINCH, NULL, 0);
+        if (res->stop_notified)
+                res->shell_took_tty = wait_for_shell(&a);
+        /* SIGCONT wakes one that stopped on the old terminal's job control
+         * (and ends the stop shown to the old shell). A job-control stopped
+         * target is left stopped. */
         if (!res->was_stopped)
                 (void)syscall(SYS_pidfd_send_signal, pidfd, SIGCONT, NULL, 0);
+        resize_second(&a);
         res->master_fd = a.master;
         res->steps = a.step;
         r = 0;
@@ -1467,6 +1658,93 @@ undo:
 out:
         unpin(&a.pin);
         res->steps = a.step;
+        if (a.dirfd >= 0)
+                close(a.dirfd);
+        return r;
+}
+
+int engine_hangup_watch(const struct engine_hangup_guard *g, int fds[ENGINE_HANGUP_MAX_WATCH],
+                        size_t *n) {
+        *n = 0;
+        for (size_t i = 0; i < g->n_watch && i < ENGINE_HANGUP_MAX_WATCH; i++) {
+                int fd = (int)syscall(SYS_pidfd_open, g->watch[i], 0);
+
+                if (fd < 0)
+                        continue; /* gone */
+                /* Opened, it is pinned: is it still the same process? */
+                if (starttime_of(g->watch[i]) != g->watch_starttime[i]) {
+                        close(fd);
+                        continue;
+                }
+                fds[(*n)++] = fd;
+        }
+        return 0;
+}
+
+int engine_hangup_release(int pidfd, const struct engine_hangup_guard *g,
+                          const struct engine_options *opts, struct engine_error *err) {
+        struct engine_result res = {0};
+        struct adoption a = {
+                .pidfd = pidfd,
+                .dirfd = -1,
+                .opts = opts,
+                .res = &res,
+                .err = err,
+                .t_master = -1,
+                .master = -1,
+        };
+        unsigned char old[32] = {0};
+        uint64_t handler = 0, ign = (uint64_t)(uintptr_t)SIG_IGN;
+        long v;
+        int r;
+
+        memset(err, 0, sizeof(*err));
+        for (size_t i = 0; i < MAX_SLAVES; i++)
+                a.t_slave[i] = -1;
+        if (!g->armed)
+                return 0;
+        r = identify(&a);
+        if (r < 0)
+                goto out;
+        if (a.stat.starttime != g->starttime) {
+                r = engine_fail(err, ENGINE_ERR_TARGET_GONE, -ESRCH,
+                                "process %d is not the adopted process any more", (int)a.pid);
+                goto out;
+        }
+        r = verify(&a);
+        if (r < 0)
+                goto out;
+        r = freeze(&a);
+        if (r < 0)
+                goto leave;
+        if (a.r.pers->word_size != g->word_size) {
+                r = engine_fail(err, ENGINE_ERR_FAILED, -EINVAL,
+                                "process %d (%s) changed its word size", (int)a.pid, a.stat.comm);
+                goto leave;
+        }
+        if ((r = remote_scratch_map(&a.r)) < 0 ||
+            (r = remote_write(&a.r, a.r.scratch + SCR_ACT_NEW, g->saved, g->saved_len)) < 0) {
+                r = step_error(&a, "restoring its hangup action", r);
+                goto leave;
+        }
+        v = rcall(&a, ARCH_SYS_RT_SIGACTION, SIGHUP, a.r.scratch + SCR_ACT_NEW,
+                  a.r.scratch + SCR_ACT_OLD, 8);
+        if (remote_failed(v)) {
+                r = step_error(&a, "restoring its hangup action", v);
+                goto leave;
+        }
+        if (remote_read(&a.r, a.r.scratch + SCR_ACT_OLD, old, g->saved_len) == 0) {
+                memcpy(&handler, old, g->word_size);
+                /* It chose an action of its own since: that one stays. */
+                if (handler != ign)
+                        (void)rcall(&a, ARCH_SYS_RT_SIGACTION, SIGHUP, a.r.scratch + SCR_ACT_OLD, 0,
+                                    8);
+        }
+        r = 0;
+leave:
+        a.committed = false;
+        leave(&a);
+out:
         if (a.dirfd >= 0)
                 close(a.dirfd);
         return r;

@@ -5,6 +5,7 @@
 #include <sys/mman.h>
 #include <sys/ptrace.h>
 #include <sys/uio.h>
+#include <sys/wait.h>
 
 #include "proc.h"
 #include "remote.h"
@@ -123,6 +124,7 @@ long remote_syscall(struct remote *r, enum arch_sys sys, uint64_t a0, uint64_t a
         if (e < 0)
                 return gone_if_esrch(r, e);
         r->regs_dirty = true;
+        r->moved = true;
 
         /* To the entry stop, then to the exit stop. */
         for (int stop = 0; stop < 2; stop++) {
@@ -182,6 +184,57 @@ int remote_restore(struct remote *r) {
         if (e < 0)
                 return e;
         r->regs_dirty = false;
+        return 0;
+}
+
+int remote_finish(struct remote *r) {
+        struct tracee *t = r->tracee;
+        pid_t tid = tracee_work_tid(t);
+        int status, e;
+
+        if (t->gone)
+                return -ESRCH;
+        if (r->pers->restart_style != ARCH_RESTART_AFTER_STOP)
+                return remote_restore(r);
+        if (!r->moved)
+                return remote_restore(r); /* still in its first stop, untouched */
+        /* From the exit stop of our last call, into the signal code: the
+         * interrupt is handled there before any signal is dequeued. */
+        if (ptrace(PTRACE_INTERRUPT, tid, NULL, NULL) < 0 ||
+            ptrace(PTRACE_CONT, tid, NULL, NULL) < 0)
+                return gone_if_esrch(r, -errno);
+        for (;;) {
+                int ev;
+
+                e = tracee_wait_tid(tid, &status);
+                if (e < 0 || WIFEXITED(status) || WIFSIGNALED(status)) {
+                        t->threads[t->work].dead = e == 0;
+                        t->threads[t->work].stopped = false;
+                        t->gone = true;
+                        return -ESRCH;
+                }
+                ev = status >> 16;
+                if (ev == PTRACE_EVENT_STOP)
+                        break;
+                if (ev == 0) {
+                        /* A signal-delivery stop is in the signal code as
+                         * well: the signal is handed back on release and
+                         * delivered with the registers restored below. */
+                        t->threads[t->work].stop_sig = WSTOPSIG(status);
+                        break;
+                }
+                if (ev == PTRACE_EVENT_EXEC) {
+                        t->execd = true;
+                        return -ESTALE;
+                }
+                if (ptrace(PTRACE_CONT, tid, NULL, NULL) < 0)
+                        return gone_if_esrch(r, -errno);
+        }
+        e = arch_set_regs(tid, &r->saved);
+        if (e < 0)
+                return gone_if_esrch(r, e);
+        r->regs_dirty = false;
+        r->moved = false;
         return 0;
 }
 

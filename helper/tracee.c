@@ -2,12 +2,15 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ptrace.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "proc.h"
 #include "tracee.h"
@@ -464,6 +467,43 @@ int tracee_wait_syscall(struct tracee *t, int resume) {
                         return -errno;
                 }
         }
+}
+
+int tracee_group_stop(struct tracee *t, int pidfd) {
+        if (syscall(SYS_pidfd_send_signal, pidfd, SIGSTOP, NULL, 0) < 0)
+                return -errno;
+        for (size_t i = 0; i < t->n_threads; i++) {
+                struct tracee_thread *th = &t->threads[i];
+                int status, sig = th->stop_sig;
+
+                if (!th->seized || th->dead || !th->stopped)
+                        continue;
+                th->stop_sig = 0;
+                for (;;) {
+                        if (ptrace(PTRACE_CONT, th->tid, NULL, (void *)(long)sig) < 0 &&
+                            errno != ESRCH)
+                                return -errno;
+                        if (tracee_wait_tid(th->tid, &status) < 0 || WIFEXITED(status) ||
+                            WIFSIGNALED(status)) {
+                                th->dead = true;
+                                th->stopped = false;
+                                if (th->tid == t->pid) {
+                                        t->gone = true;
+                                        return -ESRCH;
+                                }
+                                break;
+                        }
+                        sig = WSTOPSIG(status);
+                        if ((status >> 16) == PTRACE_EVENT_STOP && is_stop_signal(sig))
+                                break; /* in the group stop */
+                        /* A signal-delivery stop: let the signal through
+                         * (the SIGSTOP itself starts the group stop);
+                         * anything else: go on. */
+                        if ((status >> 16) != 0)
+                                sig = 0;
+                }
+        }
+        return 0;
 }
 
 void tracee_release(struct tracee *t) {

@@ -113,6 +113,13 @@ int tracee_wait_tid(pid_t tid, int *status);
  * while they are re-queued. */
 uint64_t tracee_deferred_mask(const struct tracee *t);
 
+/* Make the whole held process enter a group stop (SIGSTOP), every thread
+ * in turn, so that its parent's waitpid(WUNTRACED) reports it stopped as
+ * for a ^Z. Signals found pending on the way are delivered, not held. The
+ * threads stay in their group-stop traps; detached, they stay stopped
+ * until a SIGCONT. -ESRCH if it died. */
+int tracee_group_stop(struct tracee *t, int pidfd);
+
 /* Detach every thread in a ptrace stop (reaping the ones that died),
  * handing back a signal it was about to receive, and free. Threads still
  * running stay seized until the calling thread exits (see above). */

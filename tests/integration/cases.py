@@ -202,7 +202,8 @@ class Case:
                 raise Failure("a kernel-internal restart code reached the victim: %r"
                               % [line for line in s.text().splitlines() if "ERRNO" in line])
 
-    def check_on_new_terminal(self, v, A, C, client, new_tty, a_mark, a_quiet=True):
+    def check_on_new_terminal(self, v, A, C, client, new_tty, a_mark, a_quiet=True,
+                              shell_job=False):
         """Everything a user relies on after adoption."""
         w, watch, t = self.w, [client], v.timeout
 
@@ -223,6 +224,14 @@ class Case:
             raise Failure("a line typed on the old terminal reached the victim: %r" % C.tail())
         w.pump(0)
         leaked = A.text(a_mark)
+        if shell_job:
+            # The old shell was shown its job stop: it says so and prompts
+            # again (reading what was typed on A); the victim itself must
+            # write nothing there.
+            if not re.search(r"Stopped", leaked):
+                raise Failure("the old shell did not see its job stop: %r" % leaked)
+            leaked = "\n".join(l for l in leaked.replace("\r", "").split("\n")
+                               if l.strip() and "Stopped" not in l and "SH-PROMPT" not in l)
         if a_quiet and leaked:
             raise Failure("the old terminal got output after adoption: %r" % leaked)
         if "GOT" in leaked or "WINCH" in leaked:
@@ -268,7 +277,7 @@ class Case:
         self.check_no_restart_errno(A, C)
 
     def check_unchanged(self, v, before, old_tty=None, new_tty=None, what="adoption", may_queue=0,
-                        moved=None):
+                        moved=None, hangup_guard=False):
         """may_queue: signals (a mask) that may have become pending, e.g.
         the SIGWINCH that tells a stopped program to redraw once continued."""
         last = []
@@ -280,6 +289,17 @@ class Case:
                     b, a = int(before["process"][k], 16), int(after["process"][k], 16)
                     if a & ~b & ~may_queue == 0:
                         after["process"][k] = before["process"][k]
+            if hangup_guard:
+                # A job of the old shell ignores SIGHUP while that shell
+                # lives (its "SIGHUP to every job" would hit it).
+                ign = int(after["process"]["SigIgn"], 16)
+                if not ign & 1:
+                    last[:] = ["SIGHUP is not ignored while the old shell lives"]
+                    return False
+                b = int(before["process"]["SigIgn"], 16)
+                after["process"]["SigIgn"] = "%016x" % (ign & ~1 | b & 1)
+                if int(before["process"]["SigCgt"], 16) & 1:
+                    after["process"]["SigCgt"] = before["process"]["SigCgt"]
             last[:] = compare_snapshots(before, after, old_tty, new_tty, moved)
             return not last
 
@@ -524,10 +544,10 @@ def _stopped_sigtstp(c):
     new_tty = c.wait_adopted(v, A.path, C, client)
     # The session/ppid bookkeeping changes with setsid(); the rest must not.
     c.check_unchanged(v, stopped, A.path, new_tty, what="adopting a stopped job",
-                      may_queue=SIGWINCH_BIT)
+                      may_queue=SIGWINCH_BIT, hangup_guard=True)
     os.kill(v.pid, signal.SIGCONT)
     c.check_on_new_terminal(v, A, C, client, new_tty, a_mark, a_quiet=False)
-    c.check_unchanged(v, running, A.path, new_tty)
+    c.check_unchanged(v, running, A.path, new_tty, hangup_guard=True)
     c.finish_quit(v, C, client)
     check_shell_alive(c, v.shell, A)
 
@@ -554,8 +574,8 @@ def _shell_job(c):
     C = c.w.pty("C", rows=30, cols=90)
     client = c.start_reptyrctl(v.pid, C)
     new_tty = c.wait_adopted(v, A.path, C, client)
-    c.check_on_new_terminal(v, A, C, client, new_tty, a_mark)
-    c.check_unchanged(v, before, A.path, new_tty)
+    c.check_on_new_terminal(v, A, C, client, new_tty, a_mark, shell_job=True)
+    c.check_unchanged(v, before, A.path, new_tty, hangup_guard=True)
     if not v.shell.alive():
         raise Failure("bash on the old terminal died during adoption")
     c.finish_quit(v, C, client)
