@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -404,6 +405,8 @@ static int connect_helper(pid_t pid, struct bus_connection **ret) {
         return 0;
 }
 
+static void start_hangup_guardian(int pidfd, const struct engine_hangup_guard *g);
+
 /* The engine in this process. Returns 0 or an exit code; on success
  * *master is the new terminal's master (-1 for a dry run). */
 static int adopt_direct(int pidfd, unsigned short rows, unsigned short cols,
@@ -432,11 +435,70 @@ static int adopt_direct(int pidfd, unsigned short rows, unsigned short cols,
                 fprintf(stderr, "reptyrctl: out of memory\n");
                 return EXIT_FAILED;
         }
-        if (engine_run_isolated(ENGINE_JOB_ADOPT, pidfd, &opts, DIRECT_TIMEOUT_MS, o) < 0)
+        if (engine_run_isolated(ENGINE_JOB_ADOPT, pidfd, &opts, NULL, DIRECT_TIMEOUT_MS, o) < 0)
                 return log_engine_error(&o->err);
         *res = o->res;
+        if (!arg_dry_run)
+                start_hangup_guardian(pidfd, &res->hangup);
         *master = res->master_fd;
         return 0;
+}
+
+/* adopt --direct of a shell job: the job ignores SIGHUP until its old
+ * session is gone (see engine.h, engine_hangup_guard). A small process of
+ * our own waits for the old shell and session leader to exit, then gives
+ * the job its own SIGHUP action back, and ends; it ends as well when the
+ * job does. It holds nothing else: not our terminal, not the new master. */
+static void start_hangup_guardian(int pidfd, const struct engine_hangup_guard *g) {
+        int watch[ENGINE_HANGUP_MAX_WATCH];
+        size_t n = 0;
+        pid_t child;
+
+        if (!g->armed)
+                return;
+        child = fork();
+        if (child != 0)
+                return; /* on failure the job keeps ignoring SIGHUP: safe */
+        {
+                struct pollfd p[ENGINE_HANGUP_MAX_WATCH + 1];
+                struct engine_options opts = {0};
+                struct engine_outcome *o;
+                size_t running;
+                int null = open("/dev/null", O_RDWR | O_CLOEXEC), target;
+
+                if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 || dup2(null, 2) < 0)
+                        _exit(1);
+                target = fcntl(pidfd, F_DUPFD_CLOEXEC, 3);
+                /* Nothing of ours but the job's pidfd: the master above all,
+                 * or the new terminal would never hang up. */
+                if (target < 0 || dup2(target, 3) < 0)
+                        _exit(1);
+                (void)syscall(SYS_close_range, 4U, ~0U, 0U);
+                (void)setsid();
+                (void)engine_hangup_watch(g, watch, &n);
+                for (size_t i = 0; i < n; i++)
+                        p[i] = (struct pollfd){.fd = watch[i], .events = POLLIN};
+                p[n] = (struct pollfd){.fd = 3, .events = POLLIN};
+                for (running = n; running > 0;) {
+                        if (poll(p, n + 1, -1) < 0) {
+                                if (errno == EINTR)
+                                        continue;
+                                _exit(1);
+                        }
+                        if (p[n].revents)
+                                _exit(0); /* the job ended */
+                        for (size_t i = 0; i < n; i++)
+                                if (p[i].revents && p[i].fd >= 0) {
+                                        p[i].fd = -1;
+                                        running--;
+                                }
+                }
+                o = malloc(sizeof(*o));
+                _exit(o && engine_run_isolated(ENGINE_JOB_HANGUP_RELEASE, 3, &opts, g,
+                                               DIRECT_TIMEOUT_MS, o) == 0
+                              ? 0
+                              : 1);
+        }
 }
 
 /* The signals that end reptyrctl (the relay's fatal ones). While it waits

@@ -61,7 +61,8 @@ static int send_outcome(int sock, const struct engine_outcome *out) {
 }
 
 static _Noreturn void worker_main(enum engine_job job, int pidfd, int sock,
-                                  const struct engine_options *opts) {
+                                  const struct engine_options *opts,
+                                  const struct engine_hangup_guard *guard) {
         static struct engine_outcome out;
         struct engine_options o = *opts;
         int p, s;
@@ -87,6 +88,8 @@ static _Noreturn void worker_main(enum engine_job job, int pidfd, int sock,
         out.res.master_fd = -1;
         if (job == ENGINE_JOB_PROBE)
                 out.r = engine_session_probe(3, &out.session, &out.err);
+        else if (job == ENGINE_JOB_HANGUP_RELEASE)
+                out.r = guard ? engine_hangup_release(3, guard, &o, &out.err) : -EINVAL;
         else
                 out.r = engine_adopt(3, &o, &out.res, &out.err);
         if (job == ENGINE_JOB_INSPECT && out.r == 0) {
@@ -101,7 +104,7 @@ static _Noreturn void worker_main(enum engine_job job, int pidfd, int sock,
 /* ---- the parent's side ---- */
 
 int engine_worker_start(enum engine_job job, int pidfd, const struct engine_options *opts,
-                        struct engine_worker *w) {
+                        const struct engine_hangup_guard *guard, struct engine_worker *w) {
         int sv[2];
         pid_t pid;
 
@@ -117,7 +120,7 @@ int engine_worker_start(enum engine_job job, int pidfd, const struct engine_opti
         }
         if (pid == 0) {
                 close(sv[0]);
-                worker_main(job, pidfd, sv[1], opts);
+                worker_main(job, pidfd, sv[1], opts, guard);
         }
         close(sv[1]);
         w->pid = pid;
@@ -220,12 +223,13 @@ void engine_worker_free(struct engine_worker *w) {
 }
 
 int engine_run_isolated(enum engine_job job, int pidfd, const struct engine_options *opts,
-                        unsigned timeout_ms, struct engine_outcome *out) {
+                        const struct engine_hangup_guard *guard, unsigned timeout_ms,
+                        struct engine_outcome *out) {
         struct engine_worker w;
         struct pollfd p;
         int r;
 
-        r = engine_worker_start(job, pidfd, opts, &w);
+        r = engine_worker_start(job, pidfd, opts, guard, &w);
         if (r < 0) {
                 memset(out, 0, sizeof(*out));
                 out->res.master_fd = -1;
