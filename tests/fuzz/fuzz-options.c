@@ -30,6 +30,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -334,11 +335,13 @@ static int append_options(sd_bus_message *m, struct input *in) {
 
 static sd_bus *bus;
 static uint64_t cookie;
+static bool verbose; /* FUZZ_OPTIONS_VERBOSE=1: say what each input gave */
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
         int fds[2];
 
+        verbose = getenv("FUZZ_OPTIONS_VERBOSE") != NULL;
         /* Messages need a started bus; one end of a socketpair will do, as
          * in tests/unit/test-options.c. Nothing is ever sent on it. */
         if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) < 0 || sd_bus_new(&bus) < 0 ||
@@ -374,14 +377,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                         r = append_options(m, &in);
         }
         /* A message the library refused to build cannot reach a handler. */
-        if (r < 0 || sd_bus_message_seal(m, ++cookie, 0) < 0 || sd_bus_message_rewind(m, true) < 0)
+        if (r < 0 || sd_bus_message_seal(m, ++cookie, 0) < 0 ||
+            sd_bus_message_rewind(m, true) < 0) {
+                if (verbose)
+                        fprintf(stderr, "not built: %s\n", strerror(r < 0 ? -r : EINVAL));
                 goto out;
+        }
         if (flags & 1) {
                 uint32_t pid;
                 FUZZ_CHECK(sd_bus_message_read(m, "u", &pid) > 0 && pid == 4242);
         }
 
         r = options_parse(m, &opts, &mode, &error);
+        if (verbose)
+                fprintf(stderr,
+                        "signature %.100s: r=%d error=%s (%.200s) mode=%s fds=%d rows=%u cols=%u "
+                        "dry-run=%d\n",
+                        sd_bus_message_get_signature(m, true), r, error.name ? error.name : "-",
+                        error.message ? error.message : "-", mode, (int)opts.fds, opts.rows,
+                        opts.cols, (int)opts.dry_run);
         if (sd_bus_error_is_set(&error)) {
                 /* Refusals are InvalidArgs with a message, and negative. */
                 FUZZ_CHECK(r < 0);
