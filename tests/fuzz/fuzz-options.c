@@ -41,7 +41,7 @@
 #include "util.h"
 
 #define MAX_DEPTH 40
-#define VALUE_BUDGET 100000
+#define VALUE_BUDGET 20000
 
 struct input {
         const uint8_t *p;
