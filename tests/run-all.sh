@@ -30,6 +30,11 @@ DEB_PACKAGES_I386=(libcmocka-dev:i386)
 # daemon and says so with a SKIP test.
 DEB_PACKAGES_I386_OPTIONAL=(libsystemd-dev:i386)
 
+# ---- fuzzing and the sanitizer build (tests/fuzz) ------------------------
+# clang and its libFuzzer runtime (only recommended by clang, hence named).
+DEB_PACKAGES+=(clang libclang-rt-14-dev)
+# ---- end of fuzzing and the sanitizer build -------------------------------
+
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$top"
 
@@ -183,6 +188,18 @@ run_build() {
 
 run_build "64-bit" build
 run_build "32-bit" build32 --native-file tests/i386.ini
+
+# ---- ASan+UBSan build (tests/fuzz/sanitizer-test.sh, build-asan/) --------
+# reptyrd, reptyrctl and the engine under AddressSanitizer (leaks included)
+# and UBSan through the unit, integration and bus suites: each test counts,
+# and a failed build or any sanitizer report counts as one more failure.
+echo "==> ASan+UBSan: tests/fuzz/sanitizer-test.sh"
+rm -f build-asan/meson-logs/testlog.json
+if ! bash tests/fuzz/sanitizer-test.sh; then
+        failed=$((failed + 1))
+fi
+count_log build-asan "ASan+UBSan"
+# ---- end of the ASan+UBSan build ------------------------------------------
 
 summary="$passed passed, $failed failed"
 if ((skipped > 0)); then
