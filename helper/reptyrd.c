@@ -1028,10 +1028,11 @@ static int request_start(sd_bus_message *call, struct manager *m, enum request_k
                          sd_bus_message_get_allow_interactive_authorization(call) > 0;
         if (with_options) {
                 k = options_parse(call, &r->opts, &r->mode, error);
-                if (k < 0 || sd_bus_error_is_set(error))
-                        return k < 0 ? sd_bus_error_setf(error, ERROR_PREFIX "InvalidArgs",
-                                                         "malformed options: %s", strerror(-k))
-                                     : k;
+                if (sd_bus_error_is_set(error))
+                        return k < 0 ? k : -EINVAL;
+                if (k < 0)
+                        return sd_bus_error_setf(error, ERROR_PREFIX "InvalidArgs",
+                                                 "malformed options: %s", strerror(-k));
         }
         k = refuse_thread_pidfd(r->pidfd, error);
         if (k < 0)

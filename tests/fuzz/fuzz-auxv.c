@@ -1,17 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * auxv_word_size(): the word size of a target from the bytes of its
+ * engine_auxv_word_size(): the word size of a target from the bytes of its
  * /proc/PID/auxv (pairs of words ending with AT_NULL), read into a 4096-byte
  * buffer. The kernel writes that file, but what it holds depends on the
  * program (a 32-bit one has 4-byte words) and the helper must never read
  * past what it read.
- *
- * auxv_word_size() is static in engine.c: this file includes engine.c to
- * reach it (engine.c's object in the engine archive is then not linked).
  */
 #include "fuzz.h"
 
-#include "engine.c"
+#include "engine-internal.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         unsigned char *buf;
@@ -25,7 +22,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (!buf)
                 abort();
         memcpy(buf, data, size);
-        w = auxv_word_size(buf, size);
+        w = engine_auxv_word_size(buf, size);
         FUZZ_CHECK(w == 0 || w == 4 || w == 8);
         free(buf);
         return 0;

@@ -7,16 +7,11 @@
  *
  * Input: one byte, the room the caller gives proc_parse_epoll() (0..64
  * entries, as its callers use up to 64), then the fdinfo text.
- *
- * parse_fdinfo_flags() is static in proc.c: this file includes proc.c to
- * reach it, and tty_index() comes from session.c the same way
- * (fuzz-fdinfo-session.c).
  */
 #include "fuzz.h"
 
-#include "proc.c"
-
-int fuzz_tty_index(const char *fdinfo);
+#include "proc.h"
+#include "util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         struct proc_epoll_entry e[64];
@@ -29,8 +24,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         max = data[0] % (ELEMENTSOF(e) + 1);
         text = fuzz_text(data + 1, size - 1);
 
-        (void)parse_fdinfo_flags(text);
-        (void)fuzz_tty_index(text);
+        (void)proc_parse_fdinfo_flags(text);
+        (void)proc_parse_tty_index(text);
 
         /* Guard entries past the room given: never written. */
         memset(e, 0x5a, sizeof(e));
