@@ -61,8 +61,8 @@
 #define DEFAULT_PTRACE_SCOPE "/proc/sys/kernel/yama/ptrace_scope"
 #define DEFAULT_IDLE_SEC 30
 
-#define REQUESTS_MAX 96
-#define REQUESTS_PER_USER_MAX 8
+#define REQUESTS_MAX 112
+#define REQUESTS_PER_USER_MAX 32
 #define USEC_PER_SEC UINT64_C(1000000)
 /* A person typing a password, or polkit alone. */
 #define POLKIT_INTERACTIVE_TIMEOUT_USEC (120 * USEC_PER_SEC)
