@@ -223,16 +223,20 @@ static void show_error(GError *error) {
                         t = &error_texts[i];
         if (!remote && g_error_matches(error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND))
                 t = &error_texts[12]; /* no system bus socket */
-        text = g_strdup_printf("%s%s%s%s%s", error->message, t && t->next ? "\n\n" : "",
-                               t && t->next ? t->next : "", remote ? "\n\n" : "",
-                               remote ? remote : "");
+        text = g_strdup_printf("%s%s%s%s%s%s", error->message, t && t->next ? "\n\n" : "",
+                               t && t->next ? t->next : "", remote ? "\n\n(" : "",
+                               remote ? remote : "", remote ? ")" : "");
         show_banner(t ? t->title : "Could not adopt the process", text);
         gtk_widget_set_visible(A.btn_retry, TRUE);
         if (remote && strcmp(remote, ERR_PREFIX "HasChildren") == 0 && !A.session)
                 gtk_widget_set_visible(A.btn_session, TRUE);
-        if (A.procs.n > 0 || gtk_stack_get_child_by_name(A.stack, "picker"))
-                gtk_widget_set_visible(A.btn_back, TRUE);
+        gtk_widget_set_visible(A.btn_back, TRUE);
         g_printerr("reptyr-terminal: %s: %s\n", t ? t->title : "adoption failed", error->message);
+        if (A.pid > 0) {
+                char *title = g_strdup_printf("%s (%d) — not adopted", A.comm, (int)A.pid);
+                gtk_window_set_title(A.window, title);
+                g_free(title);
+        }
         g_free(text);
         g_free(remote);
 }
