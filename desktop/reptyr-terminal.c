@@ -668,6 +668,7 @@ static gboolean on_close_request(GtkWindow *w, gpointer data) {
         gtk_dialog_add_buttons(GTK_DIALOG(dialog), "_Cancel", GTK_RESPONSE_CANCEL,
                                "C_lose Terminal", GTK_RESPONSE_ACCEPT, NULL);
         gtk_dialog_set_default_response(GTK_DIALOG(dialog), GTK_RESPONSE_CANCEL);
+        gtk_window_set_title(GTK_WINDOW(dialog), "Close terminal? — reptyr-terminal");
         g_signal_connect(dialog, "response", G_CALLBACK(on_close_response), NULL);
         gtk_window_present(GTK_WINDOW(dialog));
         return TRUE;
@@ -791,6 +792,7 @@ static void on_activate(GtkApplication *gtk, gpointer data) {
                 {"win.zoom-in", {"<Control>plus", "<Control>equal", NULL}},
                 {"win.zoom-out", {"<Control>minus", NULL}},
                 {"win.zoom-reset", {"<Control>0", NULL}},
+                {"window.close", {"<Control><Shift>w", NULL}},
         };
 
         gtk_css_provider_load_from_data(css, CSS, -1);

@@ -13,6 +13,9 @@ a test rule that allows every adoption. The user is `nobody`; its victims
 - picker: `reptyr-terminal` lists a victim whose terminal's master was
   closed (orphaned) first, a victim on a live terminal after it, the same
   processes in the same order as `reptyrctl list --json`; typing filters.
+- close: Ctrl+Shift+W while the victim runs asks first (a dialog); "Close
+  Terminal" ends the window, whose master's close hangs the victim's
+  terminal up.
 - refusal: polkit says no; the window says "Not authorized" with the
   helper's message.
 
@@ -298,6 +301,34 @@ def check_adopt(env):
     runner.wait(timeout=TIMEOUT)
 
 
+def check_close(env):
+    victim, log = env.start_victim("close")
+    old_tty = os.readlink(f"/proc/{victim.pid}/fd/0")
+    runner = env.start_terminal(str(victim.pid))
+    term = env.terminal_pid(runner)
+    wid = env.find_window(rf"\({victim.pid}\) from ")
+    wait_until(lambda: os.readlink(f"/proc/{victim.pid}/fd/0") != old_tty,
+               "the victim to be on the window's terminal", detail=env.logs)
+    env.xdotool("windowfocus", "--sync", wid, check=False)
+    env.xdotool("key", "--window", wid, "ctrl+shift+w")
+    dialog = env.find_window("^Close terminal")
+    env.screenshot("reptyr-terminal-close")
+    expect(victim.poll() is None and "HUP" not in env.read(log),
+           "the victim was hung up before the question was answered")
+    env.xdotool("windowfocus", "--sync", dialog, check=False)
+    env.xdotool("key", "--window", dialog, "alt+l")
+    runner.wait(timeout=TIMEOUT)
+    # The window's end closed the master: the kernel hung the terminal up
+    # and removed its node, which the victim's fds show.
+    wait_until(lambda: os.readlink(f"/proc/{victim.pid}/fd/0").endswith("(deleted)"),
+               "the victim's terminal to be hung up when the window closes",
+               detail=lambda: env.read(log))
+    print(f"# victim after the close: {'got SIGHUP' if 'HUP' in env.read(log) else 'no SIGHUP'}"
+          f", {'ended' if victim.poll() is not None else 'running'}", flush=True)
+    victim.kill()
+    victim.wait()
+
+
 def list_json(env):
     r = env.rig.run([env.ctl_bin, "list", "--json"], user="nobody")
     expect(r.returncode == 0, f"reptyrctl list --json failed: {r.stderr}")
@@ -317,18 +348,28 @@ def check_picker(env):
     pids = [int(r[0]) for r in rows]
     expect(orphan.pid in pids and live.pid in pids,
            f"the picker misses the victims {orphan.pid}, {live.pid}:\n{d}")
-    expect(pids[0] == orphan.pid and rows[0][2] == "orphaned",
-           f"the orphaned victim {orphan.pid} is not listed first:\n{d}")
+    # Other tests' orphaned processes of nobody may share the top.
+    flags = [r[2] for r in rows]
+    expect(rows[pids.index(orphan.pid)][2] == "orphaned"
+           and flags == sorted(flags, key=lambda f: f != "orphaned"),
+           f"the orphaned victim {orphan.pid} is not listed with the orphaned, first:\n{d}")
     expect(rows[pids.index(live.pid)][2] == "-", f"the live victim is marked orphaned:\n{d}")
     # Other tests on this machine may start or end processes of nobody in
     # between: compare on those present in both command-line lists.
-    stable = {e["pid"] for e in before} & {e["pid"] for e in after}
+    # (processes of other tests move between terminals all the time): compare
+    # the processes whose terminal and state did not change meanwhile.
+    key = {e["pid"]: (e["tty"], "orphaned" if e["orphaned"] else "-") for e in before}
+    stable = {e["pid"] for e in after
+              if key.get(e["pid"]) == (e["tty"], "orphaned" if e["orphaned"] else "-")}
+    stable &= {int(r[0]) for r in rows if key.get(int(r[0])) == (r[1], r[2])}
     cli = [e["pid"] for e in after if e["pid"] in stable]
     gui = [p for p in pids if p in stable]
+    expect(orphan.pid in stable and live.pid in stable, "the victims changed meanwhile")
     expect(cli == gui, f"reptyrctl list and the picker disagree: {cli} vs {gui}")
-    first = after[0]
-    expect(first["pid"] == orphan.pid and first["orphaned"] is True,
-           f"reptyrctl list --json does not put the orphaned victim first: {first}")
+    o = [e["orphaned"] for e in after]
+    expect(o == sorted(o, reverse=True) and any(e["pid"] == orphan.pid and e["orphaned"]
+                                                for e in after),
+           f"reptyrctl list --json does not put the orphaned victim first: {after}")
     env.screenshot("reptyr-terminal-picker")
 
     env.xdotool("windowfocus", "--sync", wid, check=False)
@@ -365,6 +406,7 @@ def check_refusal(env):
 
 CHECKS = [
     ("adopt: typed line, resize, exit status in the window", check_adopt),
+    ("close: asks first, then hangs the terminal up", check_close),
     ("picker: orphaned first, same as reptyrctl list, search", check_picker),
     ("refusal: the window says why", check_refusal),
 ]
