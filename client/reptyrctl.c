@@ -33,6 +33,7 @@
 #include "handover.h"
 #include "polkit-agent.h"
 #include "proc.h"
+#include "proclist.h"
 #include "relay.h"
 #include "target-info.h"
 #include "tmux.h"
@@ -55,6 +56,7 @@ static bool arg_dry_run;
 static bool arg_session;
 static bool arg_quiet;
 static bool arg_json;
+static bool arg_all;
 static bool arg_ask_password = true;
 static bool arg_tmux;
 static bool arg_stdio;
@@ -73,6 +75,8 @@ static int help(void) {
                "                         be allowed; change nothing\n"
                "  pty [-- COMMAND...]    Create a new terminal, print its name and relay it\n"
                "                         here; run COMMAND with REPTYR_PTY set to it\n"
+               "  list [--json] [--all]  List your processes that have a terminal, orphaned\n"
+               "                         ones (their terminal was closed) first\n"
                "\n"
                "Options:\n"
                "  -h --help              Show this help\n"
@@ -95,7 +99,9 @@ static int help(void) {
                "     --dry-run           adopt: check everything (including authorization)\n"
                "                         and print what would happen; change nothing\n"
                "     --no-ask-password   Do not ask for a password to authorize the adoption\n"
-               "     --json              inspect: print one JSON object\n"
+               "     --json              inspect: print one JSON object; list: one object\n"
+               "                         per process\n"
+               "     --all               list: other users' processes too\n"
                "  -q --quiet             Do not print informational messages\n"
                "\n"
                "Exit status:\n"
@@ -194,6 +200,8 @@ static int parse_argv(int argc, char *argv[], char **args, int *n_args) {
                         arg_session = true;
                 } else if ((v = match_long("--json", false, argc, argv, &i, &r))) {
                         arg_json = true;
+                } else if ((v = match_long("--all", false, argc, argv, &i, &r))) {
+                        arg_all = true;
                 } else if ((v = match_long("--quiet", false, argc, argv, &i, &r))) {
                         arg_quiet = true;
                 } else if ((v = match_long("--no-ask-password", false, argc, argv, &i, &r))) {
@@ -1071,6 +1079,28 @@ static int verb_pty(char **cmd, int n_cmd) {
         return report_exit(child, cmd[0], &ex);
 }
 
+/* What the process picker of reptyr-terminal shows, from the same code. */
+static int verb_list(int n_extra) {
+        struct proclist list;
+        int r;
+
+        if (n_extra > 0) {
+                fprintf(stderr, "reptyrctl: list takes no PID; see reptyrctl --help\n");
+                return EXIT_USAGE;
+        }
+        r = proclist_collect(arg_all ? PROCLIST_ALL : 0, &list);
+        if (r < 0) {
+                fprintf(stderr, "reptyrctl: cannot read /proc: %s\n", strerror(-r));
+                return EXIT_FAILED;
+        }
+        if (arg_json)
+                proclist_print_json(&list, stdout);
+        else
+                proclist_print_table(&list, stdout);
+        proclist_free(&list);
+        return fflush(stdout) == 0 ? 0 : EXIT_FAILED;
+}
+
 static const struct verb {
         const char *name;
         int n_args;
@@ -1097,6 +1127,8 @@ int main(int argc, char *argv[]) {
         /* pty takes a command line, not a PID. */
         if (streq(args[0], "pty"))
                 return verb_pty(args + 1, n_args - 1);
+        if (streq(args[0], "list"))
+                return verb_list(n_args - 1);
         for (size_t i = 0; i < ELEMENTSOF(verbs); i++) {
                 if (!streq(args[0], verbs[i].name))
                         continue;
