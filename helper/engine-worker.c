@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/sched.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -103,6 +105,27 @@ static _Noreturn void worker_main(enum engine_job job, int pidfd, int sock,
 
 /* ---- the parent's side ---- */
 
+/* fork(), with a pidfd for the child taken atomically (clone3's
+ * CLONE_PIDFD): a parent that lets the kernel reap its children
+ * (SA_NOCLDWAIT) could not pidfd_open() one that already exited. Only for
+ * single-threaded callers, as clone3 bypasses the C library's fork
+ * handlers. Kernels without clone3 (< 5.3) are older than pidfd_getfd
+ * anyway. */
+static pid_t fork_with_pidfd(int *ret_pidfd) {
+        struct clone_args args = {
+                .flags = CLONE_PIDFD,
+                .pidfd = (uint64_t)(uintptr_t)ret_pidfd,
+                .exit_signal = SIGCHLD,
+        };
+        pid_t pid;
+
+        *ret_pidfd = -1;
+        pid = (pid_t)syscall(SYS_clone3, &args, sizeof(args));
+        if (pid > 0)
+                (void)fcntl(*ret_pidfd, F_SETFD, FD_CLOEXEC);
+        return pid;
+}
+
 int engine_worker_start(enum engine_job job, int pidfd, const struct engine_options *opts,
                         const struct engine_hangup_guard *guard, struct engine_worker *w) {
         int sv[2];
@@ -111,7 +134,7 @@ int engine_worker_start(enum engine_job job, int pidfd, const struct engine_opti
         *w = (struct engine_worker){.pid = -1, .pidfd = -1, .sock = -1};
         if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
                 return -errno;
-        pid = fork();
+        pid = fork_with_pidfd(&w->pidfd);
         if (pid < 0) {
                 int r = -errno;
                 close(sv[0]);
@@ -125,13 +148,6 @@ int engine_worker_start(enum engine_job job, int pidfd, const struct engine_opti
         close(sv[1]);
         w->pid = pid;
         w->sock = sv[0];
-        /* Our own child cannot be recycled before we reap it. */
-        w->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-        if (w->pidfd < 0) {
-                int r = -errno;
-                engine_worker_free(w);
-                return r;
-        }
         return 0;
 }
 

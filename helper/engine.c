@@ -378,7 +378,10 @@ static bool fd_is_tty(int pidfd, int fd) {
 
         if (ours < 0)
                 return false;
-        r = isatty(ours);
+        /* A terminal that was hung up (its master closed: the window or the
+         * ssh connection is gone) answers EIO, not ENOTTY: still a
+         * terminal, the very one an orphaned process is adopted from. */
+        r = isatty(ours) || errno == EIO;
         close(ours);
         return r;
 }

@@ -77,7 +77,13 @@ install_libsystemd_i386() {
         # i386 libsystemd0. Move both to the i386 candidate and try again.
         v=$(apt-cache policy liblzma5:i386 | awk '/Candidate:/ {print $2}')
         if [[ -n $v && $v != "(none)" ]]; then
-                apt-get install -y -q --allow-downgrades "liblzma5=$v" "liblzma5:i386=$v" || true
+                # liblzma-dev (pulled in by GTK's -dev packages) must follow,
+                # or apt removes it, and GTK with it.
+                local dev=()
+                if dpkg-query -W -f='${Status}' liblzma-dev 2>/dev/null | grep -q 'ok installed'; then
+                        dev=("liblzma-dev=$v")
+                fi
+                apt-get install -y -q --allow-downgrades "liblzma5=$v" "liblzma5:i386=$v" "${dev[@]}" || true
         fi
         apt-get install -y -q --no-install-recommends "${DEB_PACKAGES_I386_OPTIONAL[@]}" ||
                 echo "==> ${DEB_PACKAGES_I386_OPTIONAL[*]} not installable: the 32-bit build will have no reptyrd" >&2
@@ -187,7 +193,8 @@ run_build() {
         count_log "$dir" "$label"
 }
 
-run_build "64-bit" build
+# The desktop program is required here: the 64-bit suite runs its display tests.
+run_build "64-bit" build -Ddesktop=enabled
 run_build "32-bit" build32 --native-file tests/i386.ini
 
 # ---- ASan+UBSan build (tests/fuzz/sanitizer-test.sh, build-asan/) --------

@@ -616,6 +616,26 @@ def _shell_job_outlives_old_shell(c):
     c.finish_quit(v, C, client)
 
 
+@case("orphaned-after-its-terminal-closed")
+def _orphaned(c):
+    """A process that ignores SIGHUP outlives its terminal window (the pty's
+    master closed: a dropped ssh connection): its terminal is hung up (EIO,
+    no controlling tty any more), and it is adopted from that dead terminal
+    onto a new one, where it answers."""
+    A = c.w.pty("A")
+    v = c.start_victim("outlive-hangup", pty=A)
+    A.close()  # the window goes away
+    c.w.wait_until(lambda: proc_stat(v.pid)[4] == "0", what="the victim's terminal hung up")
+    C = c.w.pty("C", rows=30, cols=90)
+    client = c.start_reptyrctl(v.pid, C)
+    c.w.wait_for(C, r"moved here", what="reptyrctl adopting the orphan", watch=[client])
+    c.w.wait_until(lambda: os.readlink("/proc/%d/fd/0" % v.pid) != A.path and
+                   not C.termios()[3] & termios.ICANON, what="victim on the new terminal")
+    c.ask(v, C, "orphan-rescued", line_rx("GOT orphan-rescued"),
+          "the orphan answers on its new terminal", [client])
+    c.finish_quit(v, C, client)
+
+
 @case("children")
 def _children(c):
     A = c.w.pty("A")
