@@ -10,11 +10,12 @@
 #include <unistd.h>
 
 #include "bus-call.h"
+#include "bus-names.h"
 #include "util.h"
 
-#define REPTYRD_NAME "org.reptyr.Reptyr1"
-#define REPTYRD_PATH "/org/reptyr/Reptyr1"
-#define REPTYRD_INTERFACE "org.reptyr.Reptyr1"
+#define REPTYRD_NAME REPTYR_BUS_NAME
+#define REPTYRD_PATH REPTYR_BUS_PATH
+#define REPTYRD_INTERFACE REPTYR_BUS_INTERFACE
 
 #define USEC_PER_MINUTE (60ULL * 1000 * 1000)
 /* A call that may ask for a password waits for a person typing it; polkit

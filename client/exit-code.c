@@ -9,18 +9,10 @@
 /* The engine's error kinds and the exit codes, in one place; the helper
  * reports a kind under engine_error_bus_name(), so --direct and the helper
  * path exit alike. */
-static const int exit_code_of_kind[] = {
-        [ENGINE_OK] = 0,
-        [ENGINE_ERR_INVALID] = EXIT_USAGE,
-        [ENGINE_ERR_NO_SUCH_PROCESS] = EXIT_NO_SUCH_PROCESS,
-        [ENGINE_ERR_NOT_A_TERMINAL] = EXIT_NOT_A_TERMINAL,
-        [ENGINE_ERR_HAS_CHILDREN] = EXIT_HAS_CHILDREN,
-        [ENGINE_ERR_SECCOMP] = EXIT_SECCOMP,
-        [ENGINE_ERR_UNSUPPORTED] = EXIT_UNSUPPORTED,
-        [ENGINE_ERR_TARGET_GONE] = EXIT_TARGET_GONE,
-        [ENGINE_ERR_BUSY] = EXIT_BUSY,
-        [ENGINE_ERR_PERMISSION] = EXIT_PERMISSION,
-        [ENGINE_ERR_FAILED] = EXIT_FAILED,
+static const int exit_code_of_kind[] = {[ENGINE_OK] = 0,
+#define CODE(kind, name, bus, code, what) [ENGINE_ERR_##kind] = code,
+                                        REPTYR_ERRORS(CODE)
+#undef CODE
 };
 _Static_assert(ELEMENTSOF(exit_code_of_kind) == _ENGINE_ERR_MAX,
                "every engine error kind needs an exit code");

@@ -10,16 +10,12 @@
 #include "engine.h"
 
 enum {
-        EXIT_USAGE = 64,
-        EXIT_NO_SUCH_PROCESS = 65,
-        EXIT_NOT_A_TERMINAL = 66,
-        EXIT_HAS_CHILDREN = 67,
-        EXIT_SECCOMP = 68,
-        EXIT_UNSUPPORTED = 69,
-        EXIT_TARGET_GONE = 70,
-        EXIT_BUSY = 71,
-        EXIT_PERMISSION = 72,
-        EXIT_FAILED = 73,
+/* EXIT_INVALID, EXIT_NO_SUCH_PROCESS, ... EXIT_FAILED: errors.h. */
+#define EXIT_CODE_ENUM(kind, name, bus, code, what) EXIT_##kind = code,
+        REPTYR_ERRORS(EXIT_CODE_ENUM)
+#undef EXIT_CODE_ENUM
+                EXIT_USAGE = EXIT_INVALID,
+        /* Only the helper path has these. */
         EXIT_HELPER_UNREACHABLE = 74,
         EXIT_INTERACTIVE_AUTH = 75,
         /* After adoption: the target exited, but with a status nobody can

@@ -246,7 +246,7 @@ static int log_engine_error(const struct engine_error *err) {
 }
 
 static bool startswith_reptyr_error(const char *name) {
-        static const char prefix[] = "org.reptyr.Reptyr1.Error.";
+        static const char prefix[] = REPTYR_BUS_ERROR_PREFIX;
         return strncmp(name, prefix, sizeof(prefix) - 1) == 0;
 }
 

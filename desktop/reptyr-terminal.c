@@ -37,15 +37,16 @@
 #include <gtk/gtk.h>
 #include <vte/vte.h>
 
+#include "bus-names.h"
 #include "engine.h"
 #include "exit-status.h"
 #include "proc.h"
 #include "proclist.h"
 
-#define BUS_NAME "org.reptyr.Reptyr1"
-#define BUS_PATH "/org/reptyr/Reptyr1"
-#define BUS_IFACE "org.reptyr.Reptyr1"
-#define ERR_PREFIX "org.reptyr.Reptyr1.Error."
+#define BUS_NAME REPTYR_BUS_NAME
+#define BUS_PATH REPTYR_BUS_PATH
+#define BUS_IFACE REPTYR_BUS_INTERFACE
+#define ERR_PREFIX REPTYR_BUS_ERROR_PREFIX
 /* How long the parent of an exited process may take to reap it before we
  * give up on its status (only when neither source has it yet). */
 #define REAP_TIMEOUT_MS 500

@@ -54,60 +54,6 @@
 #define TIOCGPTPEER _IO('T', 0x41)
 #endif
 
-/* ---- errors ---- */
-
-static const char *const error_names[_ENGINE_ERR_MAX] = {
-        [ENGINE_OK] = "Success",
-        [ENGINE_ERR_INVALID] = "InvalidArgs",
-        [ENGINE_ERR_NO_SUCH_PROCESS] = "NoSuchProcess",
-        [ENGINE_ERR_NOT_A_TERMINAL] = "NotATerminal",
-        [ENGINE_ERR_HAS_CHILDREN] = "HasChildren",
-        [ENGINE_ERR_SECCOMP] = "Seccomp",
-        [ENGINE_ERR_UNSUPPORTED] = "Unsupported",
-        [ENGINE_ERR_TARGET_GONE] = "TargetGone",
-        [ENGINE_ERR_BUSY] = "Busy",
-        [ENGINE_ERR_PERMISSION] = "AccessDenied",
-        [ENGINE_ERR_FAILED] = "Failed",
-};
-
-const char *engine_error_name(enum engine_error_kind kind) {
-        return kind >= 0 && kind < _ENGINE_ERR_MAX ? error_names[kind] : "Failed";
-}
-
-const char *engine_error_bus_name(enum engine_error_kind kind) {
-#define E(name) "org.reptyr.Reptyr1.Error." name
-        static const char *const names[_ENGINE_ERR_MAX] = {
-                [ENGINE_ERR_INVALID] = E("InvalidArgs"),
-                [ENGINE_ERR_NO_SUCH_PROCESS] = E("NoSuchProcess"),
-                [ENGINE_ERR_NOT_A_TERMINAL] = E("NotATerminal"),
-                [ENGINE_ERR_HAS_CHILDREN] = E("HasChildren"),
-                [ENGINE_ERR_SECCOMP] = E("Seccomp"),
-                [ENGINE_ERR_UNSUPPORTED] = E("Unsupported"),
-                [ENGINE_ERR_TARGET_GONE] = E("TargetGone"),
-                [ENGINE_ERR_BUSY] = E("Busy"),
-                /* The kernel refused (--direct) or polkit did (the helper). */
-                [ENGINE_ERR_PERMISSION] = "org.freedesktop.DBus.Error.AccessDenied",
-                [ENGINE_ERR_FAILED] = E("Failed"),
-        };
-#undef E
-
-        if (kind <= ENGINE_OK || kind >= _ENGINE_ERR_MAX)
-                return names[ENGINE_ERR_FAILED];
-        return names[kind];
-}
-
-int engine_fail(struct engine_error *err, enum engine_error_kind kind, int r, const char *fmt,
-                ...) {
-        va_list ap;
-
-        err->kind = kind;
-        err->errnum = r < 0 ? -r : r;
-        va_start(ap, fmt);
-        vsnprintf(err->message, sizeof(err->message), fmt, ap);
-        va_end(ap);
-        return r < 0 ? r : -EIO;
-}
-
 /* ---- small public helpers ---- */
 
 int engine_parse_pid(const char *s, pid_t *ret) {

@@ -15,21 +15,16 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-/* The failure classes; they map 1:1 onto org.reptyr.Reptyr1.Error.* names
- * and onto reptyrctl's exit codes. */
+#include "errors.h"
+
+/* The failure classes, from the one table in errors.h (which also gives
+ * their D-Bus names and reptyrctl's exit codes). */
 enum engine_error_kind {
         ENGINE_OK = 0,
-        ENGINE_ERR_INVALID,         /* bad option or argument */
-        ENGINE_ERR_NO_SUCH_PROCESS, /* no such pid, or it is not a user process */
-        ENGINE_ERR_NOT_A_TERMINAL,  /* nothing to move: no terminal fds */
-        ENGINE_ERR_HAS_CHILDREN,    /* other processes share its process group / session */
-        ENGINE_ERR_SECCOMP,         /* seccomp filter we may not suspend */
-        ENGINE_ERR_UNSUPPORTED,     /* personality or situation we cannot handle */
-        ENGINE_ERR_TARGET_GONE,     /* it exited (or exec'd) while we worked */
-        ENGINE_ERR_BUSY,            /* traced by someone else (debugger, another adoption) */
-        ENGINE_ERR_PERMISSION,      /* the kernel refused ptrace / pidfd_getfd */
-        ENGINE_ERR_FAILED,          /* any other failure; target restored */
-        _ENGINE_ERR_MAX,
+#define ENGINE_ERROR_ENUM(kind, name, bus, code, what) ENGINE_ERR_##kind,
+        REPTYR_ERRORS(ENGINE_ERROR_ENUM)
+#undef ENGINE_ERROR_ENUM
+                _ENGINE_ERR_MAX,
 };
 
 struct engine_error {

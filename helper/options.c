@@ -4,9 +4,10 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "bus-names.h"
 #include "options.h"
 
-#define ERROR_PREFIX "org.reptyr.Reptyr1.Error."
+#define ERROR_PREFIX REPTYR_BUS_ERROR_PREFIX
 
 const char *options_error_bus_name(enum engine_error_kind kind) {
         return engine_error_bus_name(kind);

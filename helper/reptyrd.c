@@ -47,6 +47,7 @@
 #include <unistd.h>
 
 #include "arch.h"
+#include "bus-names.h"
 #include "engine-worker.h"
 #include "engine.h"
 #include "options.h"
@@ -54,10 +55,10 @@
 #include "proc.h"
 #include "util.h"
 
-#define BUS_NAME "org.reptyr.Reptyr1"
-#define BUS_PATH "/org/reptyr/Reptyr1"
-#define BUS_IFACE "org.reptyr.Reptyr1"
-#define ERROR_PREFIX "org.reptyr.Reptyr1.Error."
+#define BUS_NAME REPTYR_BUS_NAME
+#define BUS_PATH REPTYR_BUS_PATH
+#define BUS_IFACE REPTYR_BUS_INTERFACE
+#define ERROR_PREFIX REPTYR_BUS_ERROR_PREFIX
 #define DEFAULT_PTRACE_SCOPE "/proc/sys/kernel/yama/ptrace_scope"
 #define DEFAULT_IDLE_SEC 30
 

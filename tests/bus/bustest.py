@@ -20,6 +20,7 @@ sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 _here = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, _here)
 sys.path.insert(0, os.path.join(os.path.dirname(_here), "integration"))
+sys.path.insert(0, os.path.join(os.path.dirname(_here), "lib"))
 
 import harness  # noqa: E402
 import rig  # noqa: E402
@@ -27,9 +28,7 @@ from rig import Failure, Skip, expect  # noqa: E402,F401
 
 ADOPT = "org.reptyr.Reptyr1.adopt"
 ADOPT_ANY = "org.reptyr.Reptyr1.adopt-any"
-ERR = "org.reptyr.Reptyr1.Error."
-ACCESS_DENIED = "org.freedesktop.DBus.Error.AccessDenied"
-INTERACTIVE = "org.freedesktop.DBus.Error.InteractiveAuthorizationRequired"
+from errors import ACCESS_DENIED, ERR, EXIT, INTERACTIVE  # noqa: E402,F401
 
 STATUS_RX = r"TTY (\S+) PGRP (-?\d+) MYPGRP (-?\d+) SID (-?\d+)\r?\n"
 

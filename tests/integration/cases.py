@@ -26,17 +26,20 @@ import traceback
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "lib"))
 
 from harness import (DEFAULT_TIMEOUT, Failure, Pty, Skip, World, compare_snapshots,  # noqa: E402
                      elf_bits, fd_table, fdinfo, proc_stat, proc_state, proc_status,
                      signal_name, snapshot, tty_nr_of)
 
-EXIT_INVALID = 64
-EXIT_NO_SUCH_PROCESS = 65
-EXIT_NOT_A_TERMINAL = 66
-EXIT_HAS_CHILDREN = 67
-EXIT_SECCOMP = 68
-EXIT_UNSUPPORTED = 69
+from errors import EXIT  # noqa: E402
+
+EXIT_INVALID = EXIT["INVALID"]
+EXIT_NO_SUCH_PROCESS = EXIT["NO_SUCH_PROCESS"]
+EXIT_NOT_A_TERMINAL = EXIT["NOT_A_TERMINAL"]
+EXIT_HAS_CHILDREN = EXIT["HAS_CHILDREN"]
+EXIT_SECCOMP = EXIT["SECCOMP"]
+EXIT_UNSUPPORTED = EXIT["UNSUPPORTED"]
 
 UNPRIVILEGED = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"]
 SHELL_PROMPT = "SH-PROMPT\\$ "

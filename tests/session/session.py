@@ -36,8 +36,11 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(
 from harness import (DEFAULT_TIMEOUT, Failure, Proc, Skip, World,  # noqa: E402
                      compare_snapshots, elf_bits, proc_stat, proc_state, signal_name, snapshot)
 
-EXIT_NOT_A_TERMINAL = 66
-EXIT_UNSUPPORTED = 69
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "lib"))
+from errors import EXIT  # noqa: E402
+
+EXIT_NOT_A_TERMINAL = EXIT["NOT_A_TERMINAL"]
+EXIT_UNSUPPORTED = EXIT["UNSUPPORTED"]
 
 PROMPT = "SH-PROMPT$ "
 PROMPT_RX = re.escape(PROMPT)

@@ -46,8 +46,8 @@ SHELL_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin", "HOME": "/"
              "LANG": "C.UTF-8", "TERM": "dumb", "PS1": PROMPT, "HISTFILE": "/dev/null",
              "PROMPT_COMMAND": ""}
 SHELL_ARGV = ["bash", "--norc", "--noprofile", "-i"]
-EXIT_PERMISSION = 72
-EXIT_INTERACTIVE_AUTH = 75
+EXIT_PERMISSION = bustest.EXIT["PERMISSION"]
+EXIT_INTERACTIVE_AUTH = bustest.EXIT["INTERACTIVE_AUTH"]
 
 
 def fd_link(pid, fd):
