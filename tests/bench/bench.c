@@ -727,7 +727,34 @@ static int measure_flood(int line_fd, int out_fd, struct transcript *t, int watc
         return 0;
 }
 
-static int run_relay(unsigned long long flood_bytes, double *relay_rate, double *direct_rate) {
+/* CPU time `pid` has used so far, in ns (the scheduler's own account, not
+ * clock ticks); -1 when it cannot be read. */
+static int64_t cpu_ns(pid_t pid) {
+        char path[64], buf[128];
+        ssize_t n;
+        int fd;
+
+        snprintf(path, sizeof(path), "/proc/%d/schedstat", (int)pid);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return -1;
+        n = read(fd, buf, sizeof(buf) - 1);
+        close(fd);
+        if (n <= 0)
+                return -1;
+        buf[n] = '\0';
+        return strtoll(buf, NULL, 10);
+}
+
+/* The relay's CPU cost of a flood: ms per MiB relayed, or -1. */
+static double cpu_ms_per_mib(int64_t before, int64_t after, unsigned long long bytes) {
+        if (before < 0 || after < 0)
+                return -1;
+        return (double)(after - before) / 1e6 / ((double)bytes / (1 << 20));
+}
+
+static int run_relay(unsigned long long flood_bytes, double *relay_rate, double *direct_rate,
+                     double *relay_cpu) {
         char size_arg[32];
         char *argv[] = {(char *)victim_path, "write-flood", size_arg, NULL};
         struct session s;
@@ -744,9 +771,12 @@ static int run_relay(unsigned long long flood_bytes, double *relay_rate, double 
                 r = start_client(&s, &t0);
         if (r == 0)
                 r = wait_echo(&s, &t1);
-        if (r == 0)
+        if (r == 0) {
+                int64_t c0 = cpu_ns(s.client);
                 r = measure_flood(s.c.master, s.c.master, &s.out_c, s.client_pidfd, &s.a.master, 1,
                                   relay_rate);
+                *relay_cpu = cpu_ms_per_mib(c0, cpu_ns(s.client), flood_bytes);
+        }
         session_end(&s);
         if (r < 0)
                 return r;
@@ -759,6 +789,11 @@ static int run_relay(unsigned long long flood_bytes, double *relay_rate, double 
         session_end(&s);
         return r;
 }
+
+struct series {
+        double *v;
+        size_t n;
+};
 
 /* ---- the classic relay, as a reference ---- */
 
@@ -833,7 +868,7 @@ static int start_classic_relay(struct session *s) {
         return s->client_pidfd < 0 ? -1 : 0;
 }
 
-static int run_classic(unsigned long long flood_bytes, double *rate) {
+static int run_classic(unsigned long long flood_bytes, double *rate, double *cpu) {
         char size_arg[32];
         char *argv[] = {(char *)victim_path, "write-flood", size_arg, NULL};
         struct session s;
@@ -844,8 +879,11 @@ static int run_classic(unsigned long long flood_bytes, double *rate) {
         r = start_victim(&s, argv);
         if (r == 0)
                 r = start_classic_relay(&s);
-        if (r == 0)
+        if (r == 0) {
+                int64_t c0 = cpu_ns(s.client);
                 r = measure_flood(s.c.master, s.c.master, &s.out_c, s.client_pidfd, NULL, 0, rate);
+                *cpu = cpu_ms_per_mib(c0, cpu_ns(s.client), flood_bytes);
+        }
         session_end(&s);
         return r;
 }
@@ -874,88 +912,92 @@ static int pty_noncanonical_echo(const struct pty *p) {
         return 0;
 }
 
-/* Type `keys` single keystrokes into `fd`, each once the previous one's
- * echo came back; the round trips in microseconds go to out[]. */
-static int keystroke_round_trips(int fd, int watch, const int *drain, size_t n_drain,
-                                 unsigned long keys, double *out) {
-        for (unsigned long i = 0; i < keys; i++) {
-                int64_t t0, deadline;
-                ssize_t n = -1;
+/* One keystroke typed into `fd`, timed until its echo comes back; in
+ * microseconds in *us. */
+static int keystroke_round_trip(int fd, int watch, const int *drain, size_t n_drain, double *us) {
+        int64_t t0 = now_ns(), deadline = t0 + DEADLINE_REPLY;
 
-                t0 = now_ns();
-                deadline = t0 + DEADLINE_REPLY;
-                if (write_all(fd, "k") < 0)
-                        return -1;
-                for (;;) {
-                        struct pollfd p[4] = {{.fd = fd, .events = POLLIN}};
-                        size_t np = 1;
-                        int r;
+        if (write_all(fd, "k") < 0)
+                return -1;
+        for (;;) {
+                struct pollfd p[4] = {{.fd = fd, .events = POLLIN}};
+                size_t np = 1;
+                ssize_t n;
+                int r;
 
-                        for (size_t j = 0; j < n_drain && np < 3; j++)
-                                p[np++] = (struct pollfd){.fd = drain[j], .events = POLLIN};
-                        if (watch >= 0)
-                                p[np++] = (struct pollfd){.fd = watch, .events = POLLIN};
-                        r = poll(p, np, ms_until(deadline));
-                        if (r < 0 && errno == EINTR)
-                                continue;
-                        if (r <= 0)
-                                return fail("keystroke %lu: no echo within %" PRId64 " s", i + 1,
-                                            DEADLINE_REPLY / NSEC_PER_SEC);
-                        if (watch >= 0 && p[np - 1].revents)
-                                return fail("keystroke %lu: the relay exited", i + 1);
-                        for (size_t j = 1; j < np - (watch >= 0); j++)
-                                if (p[j].revents)
-                                        (void)!read(p[j].fd, big_buffer, sizeof(big_buffer));
-                        if (p[0].revents) {
-                                n = read(fd, big_buffer, sizeof(big_buffer));
-                                if (n > 0)
-                                        break;
-                                if (n < 0 && errno != EAGAIN && errno != EINTR)
-                                        return fail("keystroke %lu: read: %s", i + 1,
-                                                    strerror(errno));
-                        }
-                }
-                out[i] = (double)(now_ns() - t0) / 1e3;
+                for (size_t j = 0; j < n_drain && np < 3; j++)
+                        p[np++] = (struct pollfd){.fd = drain[j], .events = POLLIN};
+                if (watch >= 0)
+                        p[np++] = (struct pollfd){.fd = watch, .events = POLLIN};
+                r = poll(p, np, ms_until(deadline));
+                if (r < 0 && errno == EINTR)
+                        continue;
+                if (r <= 0)
+                        return fail("no echo of a keystroke within %" PRId64 " s",
+                                    DEADLINE_REPLY / NSEC_PER_SEC);
+                if (watch >= 0 && p[np - 1].revents)
+                        return fail("the relay exited");
+                for (size_t j = 1; j < np - (watch >= 0); j++)
+                        if (p[j].revents)
+                                (void)!read(p[j].fd, big_buffer, sizeof(big_buffer));
+                if (!p[0].revents)
+                        continue;
+                n = read(fd, big_buffer, sizeof(big_buffer));
+                if (n > 0)
+                        break;
+                if (n < 0 && errno != EAGAIN && errno != EINTR)
+                        return fail("read: %s", strerror(errno));
         }
+        *us = (double)(now_ns() - t0) / 1e3;
         return 0;
 }
 
-static int run_latency(enum path path, unsigned long keys, double *out) {
+/* The three paths set up side by side, then one keystroke through each in
+ * turn, `keys` times: a change in the machine's load hits all three alike. */
+static int run_latency(unsigned long keys, struct series out[_PATH_MAX]) {
         char *argv[] = {(char *)victim_path, "read", NULL};
-        struct session s;
+        struct session s[_PATH_MAX];
         int64_t t0, t1;
-        int r;
+        int r = 0;
 
-        session_init(&s);
-        r = start_victim(&s, argv);
+        for (int p = 0; p < _PATH_MAX; p++)
+                session_init(&s[p]);
+        for (int p = 0; r == 0 && p < _PATH_MAX; p++) {
+                r = start_victim(&s[p], argv);
+                if (r == 0)
+                        r = pty_noncanonical_echo(&s[p].a);
+        }
         if (r == 0)
-                r = pty_noncanonical_echo(&s.a);
-        if (r == 0 && path == PATH_DIRECT)
-                r = keystroke_round_trips(s.a.master, -1, NULL, 0, keys, out);
-        if (r == 0 && path == PATH_CLASSIC) {
-                r = start_classic_relay(&s);
+                r = start_classic_relay(&s[PATH_CLASSIC]);
+        /* Adoption copies A's modes onto the new terminal. */
+        if (r == 0)
+                r = start_client(&s[PATH_OURS], &t0);
+        if (r == 0)
+                r = wait_echo(&s[PATH_OURS], &t1);
+        for (unsigned long i = 0; r == 0 && i < keys; i++) {
+                r = keystroke_round_trip(s[PATH_DIRECT].a.master, -1, NULL, 0,
+                                         &out[PATH_DIRECT].v[i]);
                 if (r == 0)
-                        r = keystroke_round_trips(s.c.master, s.client_pidfd, NULL, 0, keys, out);
+                        r = keystroke_round_trip(s[PATH_CLASSIC].c.master,
+                                                 s[PATH_CLASSIC].client_pidfd, NULL, 0,
+                                                 &out[PATH_CLASSIC].v[i]);
+                if (r == 0)
+                        r = keystroke_round_trip(s[PATH_OURS].c.master, s[PATH_OURS].client_pidfd,
+                                                 &s[PATH_OURS].a.master, 1, &out[PATH_OURS].v[i]);
+                if (r < 0) {
+                        char reason[sizeof(failure)];
+                        snprintf(reason, sizeof(reason), "%s", failure);
+                        fail("keystroke %lu: %s", i + 1, reason);
+                }
         }
-        if (r == 0 && path == PATH_OURS) {
-                /* Adoption copies A's modes onto the new terminal. */
-                r = start_client(&s, &t0);
-                if (r == 0)
-                        r = wait_echo(&s, &t1);
-                if (r == 0)
-                        r = keystroke_round_trips(s.c.master, s.client_pidfd, &s.a.master, 1, keys,
-                                                  out);
+        for (int p = 0; p < _PATH_MAX; p++) {
+                out[p].n = r == 0 ? keys : 0;
+                session_end(&s[p]);
         }
-        session_end(&s);
         return r;
 }
 
 /* ---- statistics and the table ---- */
-
-struct series {
-        double *v;
-        size_t n;
-};
 
 static int cmp_double(const void *a, const void *b) {
         double x = *(const double *)a, y = *(const double *)b;
@@ -1438,7 +1480,7 @@ static void usage(FILE *f) {
 
 int main(int argc, char **argv) {
         unsigned long runs = 20, keys = 1000;
-        struct series classic, latency[_PATH_MAX];
+        struct series classic, latency[_PATH_MAX], relay_cpu, classic_cpu, vs_direct, vs_classic;
         unsigned long long flood = 64ull << 20;
         struct series echo, frozen, baseline, relay, direct;
         struct sigaction sa = {.sa_handler = on_fatal_signal};
@@ -1557,7 +1599,11 @@ int main(int argc, char **argv) {
         relay.v = calloc(runs, sizeof(double));
         direct.v = calloc(runs, sizeof(double));
         classic.v = calloc(runs, sizeof(double));
-        classic.n = 0;
+        relay_cpu.v = calloc(runs, sizeof(double));
+        classic_cpu.v = calloc(runs, sizeof(double));
+        vs_direct.v = calloc(runs, sizeof(double));
+        vs_classic.v = calloc(runs, sizeof(double));
+        classic.n = relay_cpu.n = classic_cpu.n = vs_direct.n = vs_classic.n = 0;
         for (int p = 0; p < _PATH_MAX; p++) {
                 latency[p].v = calloc(keys ? keys : 1, sizeof(double));
                 latency[p].n = 0;
@@ -1569,7 +1615,8 @@ int main(int argc, char **argv) {
         helper.cold.v = calloc(runs, sizeof(double));
         helper.warm.v = calloc(runs, sizeof(double));
         if (!echo.v || !frozen.v || !baseline.v || !relay.v || !direct.v || !classic.v ||
-            !helper.cold.v || !helper.warm.v) {
+            !relay_cpu.v || !classic_cpu.v || !vs_direct.v || !vs_classic.v || !helper.cold.v ||
+            !helper.warm.v) {
                 fprintf(stderr, "bench: out of memory\n");
                 return 1;
         }
@@ -1598,16 +1645,29 @@ int main(int argc, char **argv) {
                         ok = false;
                 }
                 failure[0] = '\0';
-                if (run_relay(flood, &a, &b) == 0) {
+                double cpu = -1, c = 0, ccpu = -1;
+                bool have_relay = false;
+
+                if (run_relay(flood, &a, &b, &cpu) == 0) {
+                        have_relay = true;
                         relay.v[relay.n++] = a / (1 << 20);
                         direct.v[direct.n++] = b / (1 << 20);
+                        vs_direct.v[vs_direct.n++] = a / b;
+                        if (cpu >= 0)
+                                relay_cpu.v[relay_cpu.n++] = cpu;
                 } else {
                         printf("bench: relay, run %lu FAILED: %s\n", i + 1, failure);
                         ok = false;
                 }
                 failure[0] = '\0';
-                if (run_classic(flood, &a) == 0) {
-                        classic.v[classic.n++] = a / (1 << 20);
+                if (run_classic(flood, &c, &ccpu) == 0) {
+                        classic.v[classic.n++] = c / (1 << 20);
+                        if (ccpu >= 0)
+                                classic_cpu.v[classic_cpu.n++] = ccpu;
+                        /* Paired with the relay's run just before it: the
+                         * machine's load drifts less within a pair. */
+                        if (have_relay)
+                                vs_classic.v[vs_classic.n++] = a / c;
                 } else {
                         printf("bench: classic relay, run %lu FAILED: %s\n", i + 1, failure);
                         ok = false;
@@ -1616,16 +1676,11 @@ int main(int argc, char **argv) {
                         break; /* a broken adoption will not mend itself */
         }
 
-        /* Keystroke round trips, the three paths one after the other. */
-        for (int p = 0; ok && keys > 0 && p < _PATH_MAX; p++) {
-                failure[0] = '\0';
-                if (run_latency((enum path)p, keys, latency[p].v) == 0) {
-                        latency[p].n = keys;
-                } else {
-                        printf("bench: keystroke latency through %s FAILED: %s\n", path_names[p],
-                               failure);
-                        ok = false;
-                }
+        /* Keystroke round trips on the three paths, interleaved. */
+        failure[0] = '\0';
+        if (ok && keys > 0 && run_latency(keys, latency) < 0) {
+                printf("bench: keystroke latency FAILED: %s\n", failure);
+                ok = false;
         }
 
         /* Through the helper, in the same run: beside the direct figures. */
@@ -1672,12 +1727,29 @@ int main(int argc, char **argv) {
                         print_row("  classic 4 KiB loop", &classic, limit, "relay >= classic", met);
                 }
                 print_row("  direct pty (MiB/s)", &direct, "(the limit)", "-", "-");
+                series_sort(&vs_direct);
+                print_row("  relay/direct, per run", &vs_direct, "(paired runs)", "-", "-");
+                if (vs_classic.n) {
+                        series_sort(&vs_classic);
+                        print_row("  relay/classic, per run", &vs_classic, "(paired runs)", "-",
+                                  "-");
+                }
+                if (relay_cpu.n) {
+                        series_sort(&relay_cpu);
+                        print_row("  relay CPU (ms/MiB)", &relay_cpu, "reptyrctl itself", "-", "-");
+                }
+                if (classic_cpu.n) {
+                        series_sort(&classic_cpu);
+                        print_row("  classic CPU (ms/MiB)", &classic_cpu, "the loop itself", "-",
+                                  "-");
+                }
         } else {
                 printf("%-26s not measured\n", "relay throughput (MiB/s)");
         }
         if (latency[PATH_DIRECT].n && latency[PATH_CLASSIC].n && latency[PATH_OURS].n) {
-                printf("\nkeystroke round trip (us), %lu keystrokes each: %8s %8s %8s %8s\n", keys,
-                       "min", "p50", "p99", "max");
+                printf("\nkeystroke round trip (us), %lu interleaved keystrokes each:\n"
+                       "  %-46s %8s %8s %8s %8s\n",
+                       keys, "", "min", "p50", "p99", "max");
                 for (int p = 0; p < _PATH_MAX; p++) {
                         series_sort(&latency[p]);
                         printf("  %-46s %8.1f %8.1f %8.1f %8.1f\n", path_names[p],
@@ -1733,6 +1805,10 @@ int main(int argc, char **argv) {
         free(relay.v);
         free(direct.v);
         free(classic.v);
+        free(relay_cpu.v);
+        free(classic_cpu.v);
+        free(vs_direct.v);
+        free(vs_classic.v);
         for (int p = 0; p < _PATH_MAX; p++)
                 free(latency[p].v);
         free(helper.cold.v);
