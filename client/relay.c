@@ -20,9 +20,9 @@
  * copy) cost the most CPU of all.
  *
  * ^Z. The adopted program leads its own session and its parent is outside
- * it, so its process group is orphaned, and the kernel discards SIGTSTP sent
- * to an orphaned group: from the line discipline, and from the program
- * itself. So the relay does the stopping:
+ * it, so its process group is orphaned, and the kernel discards a SIGTSTP
+ * left at its default action in an orphaned group, be it from the line
+ * discipline or from the program itself. So the relay does the stopping:
  *
  *  - Suspend character typed while the adopted terminal has ISIG on: it is
  *    not written to the master at all. We stop the foreground group as the
@@ -33,20 +33,23 @@
  *
  *  - ISIG off (vim, emacs -nw, nano -z): the character is the program's, it
  *    is written through, and the program decides. A program that suspends
- *    itself first gives the terminal back (its normal modes, ISIG on again,
- *    and the normal screen instead of the alternate one), then stops itself:
- *    with SIGTSTP, which the kernel drops here (vim, emacs), or with SIGSTOP,
- *    which works (nano). The target is not our child, so waitid() cannot
- *    tell us, and nothing (pidfd, pty packet mode) reports another process's
- *    stop or termios change. So only after relaying a suspend character to a
- *    terminal with ISIG off, and for one second at most, poll() wakes up on
- *    a short timer (1 ms at first, backing off to 64 ms) as well as on the
- *    program's output, and looks: is the target stopped (/proc/PID/stat), or
- *    is ISIG back on, or did its output leave the alternate screen? Then
- *    the program is suspending itself: we make sure with SIGSTOP, relay what
- *    it wrote, and suspend ourselves; fg continues it, and the SIGCONT and
- *    SIGWINCH we send make it redraw. In the steady state the loop sleeps
- *    in poll() with no timeout.
+ *    itself first gives the terminal its normal modes back (ISIG on again),
+ *    then stops itself: with SIGTSTP, which the kernel drops here (vim,
+ *    emacs; vim then waits a few milliseconds for a SIGCONT and takes the
+ *    terminal back), or with SIGSTOP, which works (nano). The target is not
+ *    our child, so waitid() cannot tell us; a pidfd reports only the exit;
+ *    the pty's packet mode reports flow control and flushes, not modes; the
+ *    proc connector needs privileges. So only after relaying a suspend
+ *    character to a terminal with ISIG off, and for one second at most,
+ *    poll() wakes up on a short timer too (after 1 ms at first, backing off
+ *    to 64 ms), and each wakeup looks: is the target stopped
+ *    (/proc/PID/stat), or is ISIG back on? Either means the program is
+ *    suspending itself: we make sure with SIGSTOP, relay what it wrote, and
+ *    suspend ourselves; fg continues it, and the SIGCONT and SIGWINCH we
+ *    send make it redraw. The program's output is not taken as a sign (its
+ *    leaving the alternate screen, say): an adopted ssh or tmux client
+ *    passes on a remote program's, and must not be stopped for it. In the
+ *    steady state the loop sleeps in poll() with no timeout.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -105,7 +108,8 @@ struct buffer {
 
 /* The program's output on its way to our terminal. */
 struct ring {
-        uint64_t rd, wr; /* bytes ever written to stdout / read from the master */
+        uint64_t rd, wr;     /* bytes ever written to stdout / read from the master */
+        size_t last_offered; /* room the last read had */
         char data[RELAY_BUFFER_SIZE];
 };
 
@@ -115,9 +119,9 @@ struct relay {
         int saved_in_flags, saved_out_flags;
         bool raw_active;
         bool target_suspended; /* we stopped its foreground group: continue it on resume */
+        bool winch_on_resume;  /* and tell it to redraw */
         bool job_control;      /* emulate ^Z/fg (process mode) */
         bool watching;         /* a self-suspend may be under way: see the top */
-        bool left_alt_screen;  /* while watching: the output left the alternate screen */
         unsigned watch_looks;
         struct timespec watch_end;
         struct buffer to_master;
@@ -266,8 +270,12 @@ static int relay_resume(struct relay *r) {
         if (r->target_suspended) {
                 signal_adopted_foreground(r, SIGCONT);
                 /* Full-screen programs redraw on SIGWINCH; TIOCSWINSZ only
-                 * sends it when the size changed while we were stopped. */
-                signal_adopted_foreground(r, SIGWINCH);
+                 * sends it when the size changed while we were stopped. Not
+                 * for a program that suspended itself: it redraws on its
+                 * own once continued, and a SIGWINCH that reaches it before
+                 * it took its screen back has it draw on the shell's. */
+                if (r->winch_on_resume)
+                        signal_adopted_foreground(r, SIGWINCH);
                 r->target_suspended = false;
         }
         return 0;
@@ -275,16 +283,16 @@ static int relay_resume(struct relay *r) {
 
 static int flush_output(struct relay *r);
 
-/* Job control emulation: stop the adopted job (unless it stopped itself),
+/* Job control emulation: stop the adopted job (unless it suspended itself),
  * put on our terminal what it wrote up to then (a program leaving its
- * screen, the echo of a last keystroke), give the terminal back and stop
- * like any job would. */
+ * screen), give the terminal back and stop like any job would. */
 static int relay_suspend(struct relay *r, bool stop_target) {
         int k;
 
         if (stop_target)
                 stop_adopted_foreground(r, true);
         r->target_suspended = true;
+        r->winch_on_resume = stop_target;
         r->watching = false;
         k = flush_output(r);
         if (k < 0)
@@ -374,7 +382,6 @@ static void watch_start(struct relay *r) {
                 r->watch_end.tv_nsec -= 1000000000L;
         }
         r->watch_looks = 0;
-        r->left_alt_screen = false;
         r->watching = true;
 }
 
@@ -437,6 +444,7 @@ static ssize_t ring_read(struct ring *q, int fd) {
 
         if (space > sizeof q->data - at)
                 space = sizeof q->data - at;
+        q->last_offered = space;
         if (space == 0)
                 return 0;
         do
@@ -470,17 +478,10 @@ static int ring_write(struct ring *q, int fd) {
         return 0;
 }
 
-/* The leaving of the alternate screen (xterm's three ways), the sign of a
- * full-screen program giving the terminal back. Looked for only while
- * watching for a self-suspend, in what was just read. */
-static bool leaves_alternate_screen(const char *p, size_t n) {
-        static const char *const seqs[] = {"\033[?1049l", "\033[?1047l", "\033[?47l"};
-
-        for (size_t i = 0; i < sizeof seqs / sizeof seqs[0]; i++)
-                if (memmem(p, n, seqs[i], strlen(seqs[i])))
-                        return true;
-        return false;
-}
+/* The line discipline behind a pty master hands out at most this much per
+ * read, and all it has up to that: a shorter read that had more room found
+ * the master empty. */
+#define PTY_READ_MAX 4096
 
 /* The program's output: one read, written at once, and again while the
  * master has more and stdout takes it all. Returns what the last read
@@ -490,16 +491,12 @@ static ssize_t pump_to_terminal(struct relay *r) {
         ssize_t n = ring_read(q, r->master_fd);
 
         for (int i = 0; n > 0; i++) {
-                int k;
+                int k = ring_write(q, STDOUT_FILENO);
 
-                if (r->watching && !r->left_alt_screen &&
-                    leaves_alternate_screen(q->data + (q->wr - (uint64_t)n) % sizeof q->data,
-                                            (size_t)n))
-                        r->left_alt_screen = true;
-                k = ring_write(q, STDOUT_FILENO);
                 if (k < 0)
                         return k;
-                if (ring_used(q) > 0 || i + 1 == PUMP_ROUNDS)
+                if (ring_used(q) > 0 || i + 1 == PUMP_ROUNDS ||
+                    ((size_t)n < PTY_READ_MAX && (size_t)n < q->last_offered))
                         break;
                 n = ring_read(q, r->master_fd);
         }
@@ -597,7 +594,6 @@ static int watch_timeout(struct relay *r) {
                   (r->watch_end.tv_nsec - now.tv_nsec) / 1000000;
         if (left_ms <= 0) {
                 r->watching = false;
-                r->left_alt_screen = false;
                 return -1;
         }
         step = r->watch_looks / 2 < 7 ? 1 << (r->watch_looks / 2) : SUSPEND_WATCH_MAX_STEP_MS;
@@ -616,11 +612,9 @@ static int watch_look(struct relay *r) {
         r->watch_looks++;
         state = target_state(r);
         stopped = state == 'T';
-        giving_back =
-                r->left_alt_screen || (tcgetattr(r->master_fd, &t) == 0 && (t.c_lflag & ISIG));
+        giving_back = tcgetattr(r->master_fd, &t) == 0 && (t.c_lflag & ISIG);
         if (!stopped && !giving_back)
                 return 0;
-        r->left_alt_screen = false;
         /* SIGSTOP works on an orphaned group, and on a group that is
          * stopping itself anyway it changes nothing. */
         if (!stopped)
