@@ -913,12 +913,16 @@ static int pty_noncanonical_echo(const struct pty *p) {
 }
 
 /* One keystroke typed into `fd`, timed until its echo comes back; in
- * microseconds in *us. */
-static int keystroke_round_trip(int fd, int watch, const int *drain, size_t n_drain, double *us) {
+ * microseconds in *us. Only echoed "k"s count, against *owed (keystrokes
+ * typed into `fd` whose echo has not been seen): other output (the
+ * victim's "WINCH" after adoption) must not pass for an echo. */
+static int keystroke_round_trip(int fd, int watch, const int *drain, size_t n_drain,
+                                unsigned long *owed, double *us) {
         int64_t t0 = now_ns(), deadline = t0 + DEADLINE_REPLY;
 
         if (write_all(fd, "k") < 0)
                 return -1;
+        ++*owed;
         for (;;) {
                 struct pollfd p[4] = {{.fd = fd, .events = POLLIN}};
                 size_t np = 1;
@@ -943,7 +947,10 @@ static int keystroke_round_trip(int fd, int watch, const int *drain, size_t n_dr
                 if (!p[0].revents)
                         continue;
                 n = read(fd, big_buffer, sizeof(big_buffer));
-                if (n > 0)
+                for (ssize_t j = 0; j<n && * owed> 0; j++)
+                        if (big_buffer[j] == 'k')
+                                --*owed;
+                if (n > 0 && *owed == 0)
                         break;
                 if (n < 0 && errno != EAGAIN && errno != EINTR)
                         return fail("read: %s", strerror(errno));
@@ -957,6 +964,7 @@ static int keystroke_round_trip(int fd, int watch, const int *drain, size_t n_dr
 static int run_latency(unsigned long keys, struct series out[_PATH_MAX]) {
         char *argv[] = {(char *)victim_path, "read", NULL};
         struct session s[_PATH_MAX];
+        unsigned long owed[_PATH_MAX] = {0};
         int64_t t0, t1;
         int r = 0;
 
@@ -975,15 +983,16 @@ static int run_latency(unsigned long keys, struct series out[_PATH_MAX]) {
         if (r == 0)
                 r = wait_echo(&s[PATH_OURS], &t1);
         for (unsigned long i = 0; r == 0 && i < keys; i++) {
-                r = keystroke_round_trip(s[PATH_DIRECT].a.master, -1, NULL, 0,
+                r = keystroke_round_trip(s[PATH_DIRECT].a.master, -1, NULL, 0, &owed[PATH_DIRECT],
                                          &out[PATH_DIRECT].v[i]);
                 if (r == 0)
                         r = keystroke_round_trip(s[PATH_CLASSIC].c.master,
                                                  s[PATH_CLASSIC].client_pidfd, NULL, 0,
-                                                 &out[PATH_CLASSIC].v[i]);
+                                                 &owed[PATH_CLASSIC], &out[PATH_CLASSIC].v[i]);
                 if (r == 0)
                         r = keystroke_round_trip(s[PATH_OURS].c.master, s[PATH_OURS].client_pidfd,
-                                                 &s[PATH_OURS].a.master, 1, &out[PATH_OURS].v[i]);
+                                                 &s[PATH_OURS].a.master, 1, &owed[PATH_OURS],
+                                                 &out[PATH_OURS].v[i]);
                 if (r < 0) {
                         char reason[sizeof(failure)];
                         snprintf(reason, sizeof(reason), "%s", failure);
