@@ -13,11 +13,13 @@
  * fds are looked at again. The program's next bytes are read while the
  * previous ones are on their way to the terminal, so neither side waits for
  * the other; the ring only fills when the terminal is slower than the
- * program. Measured against the alternatives (tests/bench): filling a 64 KiB
- * buffer before writing any of it made writer and reader take turns (more
- * CPU per MiB and the lowest throughput); one read per poll() costs a poll()
- * per 4 KiB; splice() through a pipe (ptys splice on this kernel, through a
- * copy) cost the most CPU of all.
+ * program. Measured against the alternatives (tests/bench, a shared 2-core
+ * machine): filling a 64 KiB buffer before writing any of it leaves writer
+ * and reader taking turns and cost more CPU per MiB (about 7 ms against
+ * 5.7-6.5); one read per poll() costs a poll() per 4 KiB (about 7 ms);
+ * splice() through a pipe works on ptys here (through a copy) but cost the
+ * most (10-17 ms). Throughput differences between them stayed inside the
+ * noise of that machine; none was faster.
  *
  * ^Z. The adopted program leads its own session and its parent is outside
  * it, so its process group is orphaned, and the kernel discards a SIGTSTP
