@@ -21,6 +21,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <termios.h>
@@ -620,6 +621,30 @@ static int adopt_via_helper(pid_t pid, int pidfd, unsigned short rows, unsigned 
         return 0;
 }
 
+/* Whether the "moved here" banner can be shown without landing inside the
+ * adopted program's screen. Printed here, it comes before raw mode and
+ * before any byte of the program's output. On another file than the
+ * terminal we relay to (stderr redirected) it cannot disturb anything. On
+ * that terminal it is only safe in front of a program in canonical mode
+ * (a build, a script, a `read`): its output just goes on below the banner.
+ * With canonical mode off the program reads key by key, as editors,
+ * pagers, top/htop and line editors do, and may draw a screen of its own:
+ * after adoption it redraws only what it believes changed (its picture of
+ * the screen is the old terminal's), so a banner would stay inside its
+ * screen. Then it is left out; ^Z and fg work the same without it.
+ * Session mode keeps its message: what sits in a session's foreground is
+ * mostly its shell, at a prompt (not in canonical mode either, but with no
+ * screen to disturb), and the message says where the session went. */
+static bool banner_wanted(int master_fd) {
+        struct stat err, in;
+        struct termios t;
+
+        if (!isatty(STDERR_FILENO) || fstat(STDERR_FILENO, &err) < 0 ||
+            fstat(STDIN_FILENO, &in) < 0 || err.st_rdev != in.st_rdev)
+                return true;
+        return tcgetattr(master_fd, &t) == 0 && (t.c_lflag & ICANON);
+}
+
 /* The adopted terminal, relayed here until the target (in session mode:
  * the session's leader) exits. pidfd and proc_dirfd may be replaced (the
  * leader's); the caller closes what they are on return. */
@@ -633,7 +658,7 @@ static int relay_adopted(pid_t pid, const char *comm, int *pidfd_io, int *proc_d
                         "reptyrctl: the session of %d (%s) on %s is now on this terminal; its "
                         "shell does job control; end the session to return.\n",
                         (int)pid, comm, res->tty);
-        else if (!arg_quiet)
+        else if (!arg_quiet && banner_wanted(master_fd))
                 fprintf(stderr,
                         "reptyrctl: %d (%s) moved here from %s; ^Z suspends it, exit it to "
                         "return.\n",

@@ -3,7 +3,7 @@
  * bench: how `reptyrctl adopt` performs against the product's bars, with
  * --direct and (as root, given a reptyrd) through the helper.
  *
- *   bench [-n RUNS] [-s FLOOD_BYTES]
+ *   bench [-n RUNS] [-s FLOOD_BYTES] [-k KEYSTROKES]
  *         [--reptyrd PATH --bus-policy CONF --polkit-policy POLICY
  *          [--rules RULES]...] REPTYRCTL VICTIM
  *
@@ -23,7 +23,14 @@
  *      duration: what the scheduler alone costs.
  *  (c) relay throughput: the victim runs `write-flood N`; bytes per second
  *      read on C's master through the relay, against the same victim writing
- *      straight into a pty whose master the bench reads (the limit).
+ *      straight into a pty whose master the bench reads (the limit), and
+ *      through the classic reptyr's loop (4 KiB reads, blocking writes; a
+ *      child of bench between the victim's pty and C): the reference.
+ *
+ * Then keystroke round trips (-k of them, one at a time, p50 and p99): a
+ * byte typed into the terminal comes back as the echo of the victim's line
+ * discipline (canonical mode off, echo on), on a direct pty, through the
+ * classic loop and through reptyrctl's relay.
  *
  * Through the helper (with --reptyrd, as root), after those: bus-bench.py
  * (a coprocess, with tests/bus/rig.py) runs a private dbus-daemon with the
@@ -720,7 +727,34 @@ static int measure_flood(int line_fd, int out_fd, struct transcript *t, int watc
         return 0;
 }
 
-static int run_relay(unsigned long long flood_bytes, double *relay_rate, double *direct_rate) {
+/* CPU time `pid` has used so far, in ns (the scheduler's own account, not
+ * clock ticks); -1 when it cannot be read. */
+static int64_t cpu_ns(pid_t pid) {
+        char path[64], buf[128];
+        ssize_t n;
+        int fd;
+
+        snprintf(path, sizeof(path), "/proc/%d/schedstat", (int)pid);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return -1;
+        n = read(fd, buf, sizeof(buf) - 1);
+        close(fd);
+        if (n <= 0)
+                return -1;
+        buf[n] = '\0';
+        return strtoll(buf, NULL, 10);
+}
+
+/* The relay's CPU cost of a flood: ms per MiB relayed, or -1. */
+static double cpu_ms_per_mib(int64_t before, int64_t after, unsigned long long bytes) {
+        if (before < 0 || after < 0)
+                return -1;
+        return (double)(after - before) / 1e6 / ((double)bytes / (1 << 20));
+}
+
+static int run_relay(unsigned long long flood_bytes, double *relay_rate, double *direct_rate,
+                     double *relay_cpu) {
         char size_arg[32];
         char *argv[] = {(char *)victim_path, "write-flood", size_arg, NULL};
         struct session s;
@@ -737,9 +771,12 @@ static int run_relay(unsigned long long flood_bytes, double *relay_rate, double 
                 r = start_client(&s, &t0);
         if (r == 0)
                 r = wait_echo(&s, &t1);
-        if (r == 0)
+        if (r == 0) {
+                int64_t c0 = cpu_ns(s.client);
                 r = measure_flood(s.c.master, s.c.master, &s.out_c, s.client_pidfd, &s.a.master, 1,
                                   relay_rate);
+                *relay_cpu = cpu_ms_per_mib(c0, cpu_ns(s.client), flood_bytes);
+        }
         session_end(&s);
         if (r < 0)
                 return r;
@@ -753,12 +790,223 @@ static int run_relay(unsigned long long flood_bytes, double *relay_rate, double 
         return r;
 }
 
-/* ---- statistics and the table ---- */
-
 struct series {
         double *v;
         size_t n;
 };
+
+/* ---- the classic relay, as a reference ---- */
+
+/* The plain loop the classic reptyr runs after attaching, written here so
+ * that the comparison needs no outside tool: wait for either side, read at
+ * most 4 KiB from it, write all of it to the other side with blocking
+ * writes. It runs in a child of bench (no exec), on C's slave as its stdin
+ * and stdout, holding B's master; the victim runs on B. */
+static _Noreturn void classic_relay_loop(int master) {
+        char buf[4096];
+        struct pollfd p[2] = {{.fd = STDIN_FILENO, .events = POLLIN},
+                              {.fd = master, .events = POLLIN}};
+        int fds[2][2] = {{STDIN_FILENO, master}, {master, STDOUT_FILENO}};
+
+        if (fcntl(master, F_SETFL, fcntl(master, F_GETFL) & ~O_NONBLOCK) < 0)
+                _exit(126);
+        for (;;) {
+                if (poll(p, 2, -1) < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        _exit(1);
+                }
+                for (int i = 0; i < 2; i++) {
+                        ssize_t n;
+
+                        if (!p[i].revents)
+                                continue;
+                        n = read(fds[i][0], buf, sizeof(buf));
+                        if (n < 0 && errno == EINTR)
+                                continue;
+                        if (n <= 0)
+                                _exit(0); /* the victim or the terminal is gone */
+                        for (ssize_t off = 0; off < n;) {
+                                ssize_t k = write(fds[i][1], buf + off, (size_t)(n - off));
+                                if (k < 0 && errno == EINTR)
+                                        continue;
+                                if (k < 0)
+                                        _exit(1);
+                                off += k;
+                        }
+                }
+        }
+}
+
+/* Start the reference relay between the victim's pty (s->a) and a fresh
+ * raw pty C (s->c), as s->client. */
+static int start_classic_relay(struct session *s) {
+        pid_t pid;
+
+        if (pty_open(&s->c) < 0 || pty_make_raw(&s->c) < 0)
+                return -1;
+        pid = fork();
+        if (pid < 0)
+                return fail("fork: %s", strerror(errno));
+        if (pid == 0) {
+                /* Not bench's handlers: they would kill bench's children. */
+                signal(SIGINT, SIG_DFL);
+                signal(SIGTERM, SIG_DFL);
+                signal(SIGHUP, SIG_DFL);
+                if (setsid() < 0 || ioctl(s->c.slave, TIOCSCTTY, 0) < 0 ||
+                    dup2(s->c.slave, 0) < 0 || dup2(s->c.slave, 1) < 0)
+                        _exit(126);
+                close(s->c.master);
+                close(s->c.slave);
+                classic_relay_loop(s->a.master);
+        }
+        child_track(pid);
+        s->client = pid;
+        close(s->c.slave);
+        s->c.slave = -1;
+        s->client_pidfd = pidfd_open_checked(pid);
+        return s->client_pidfd < 0 ? -1 : 0;
+}
+
+static int run_classic(unsigned long long flood_bytes, double *rate, double *cpu) {
+        char size_arg[32];
+        char *argv[] = {(char *)victim_path, "write-flood", size_arg, NULL};
+        struct session s;
+        int r;
+
+        snprintf(size_arg, sizeof(size_arg), "%llu", flood_bytes);
+        session_init(&s);
+        r = start_victim(&s, argv);
+        if (r == 0)
+                r = start_classic_relay(&s);
+        if (r == 0) {
+                int64_t c0 = cpu_ns(s.client);
+                r = measure_flood(s.c.master, s.c.master, &s.out_c, s.client_pidfd, NULL, 0, rate);
+                *cpu = cpu_ms_per_mib(c0, cpu_ns(s.client), flood_bytes);
+        }
+        session_end(&s);
+        return r;
+}
+
+/* ---- keystroke latency ---- */
+
+enum path { PATH_DIRECT, PATH_CLASSIC, PATH_OURS, _PATH_MAX };
+static const char *const path_names[_PATH_MAX] = {"direct pty", "classic 4 KiB loop",
+                                                  "reptyrctl relay"};
+
+/* The victim's terminal leaves canonical mode with echo on, as an editor's
+ * would: each keystroke is echoed by the line discipline the victim reads
+ * from and read by the victim one byte at a time, and never piles up into a
+ * line whose answer would be timed with the next keystroke. */
+static int pty_noncanonical_echo(const struct pty *p) {
+        struct termios t;
+
+        if (tcgetattr(p->master, &t) < 0)
+                return fail("tcgetattr %s: %s", p->name, strerror(errno));
+        t.c_lflag &= ~(tcflag_t)ICANON;
+        t.c_lflag |= ECHO;
+        t.c_cc[VMIN] = 1;
+        t.c_cc[VTIME] = 0;
+        if (tcsetattr(p->master, TCSANOW, &t) < 0)
+                return fail("tcsetattr %s: %s", p->name, strerror(errno));
+        return 0;
+}
+
+/* One keystroke typed into `fd`, timed until its echo comes back; in
+ * microseconds in *us. Only echoed "k"s count, against *owed (keystrokes
+ * typed into `fd` whose echo has not been seen): other output (the
+ * victim's "WINCH" after adoption) must not pass for an echo. */
+static int keystroke_round_trip(int fd, int watch, const int *drain, size_t n_drain,
+                                unsigned long *owed, double *us) {
+        int64_t t0 = now_ns(), deadline = t0 + DEADLINE_REPLY;
+
+        if (write_all(fd, "k") < 0)
+                return -1;
+        ++*owed;
+        for (;;) {
+                struct pollfd p[4] = {{.fd = fd, .events = POLLIN}};
+                size_t np = 1;
+                ssize_t n;
+                int r;
+
+                for (size_t j = 0; j < n_drain && np < 3; j++)
+                        p[np++] = (struct pollfd){.fd = drain[j], .events = POLLIN};
+                if (watch >= 0)
+                        p[np++] = (struct pollfd){.fd = watch, .events = POLLIN};
+                r = poll(p, np, ms_until(deadline));
+                if (r < 0 && errno == EINTR)
+                        continue;
+                if (r <= 0)
+                        return fail("no echo of a keystroke within %" PRId64 " s",
+                                    DEADLINE_REPLY / NSEC_PER_SEC);
+                if (watch >= 0 && p[np - 1].revents)
+                        return fail("the relay exited");
+                for (size_t j = 1; j < np - (watch >= 0); j++)
+                        if (p[j].revents)
+                                (void)!read(p[j].fd, big_buffer, sizeof(big_buffer));
+                if (!p[0].revents)
+                        continue;
+                n = read(fd, big_buffer, sizeof(big_buffer));
+                for (ssize_t j = 0; j<n && * owed> 0; j++)
+                        if (big_buffer[j] == 'k')
+                                --*owed;
+                if (n > 0 && *owed == 0)
+                        break;
+                if (n < 0 && errno != EAGAIN && errno != EINTR)
+                        return fail("read: %s", strerror(errno));
+        }
+        *us = (double)(now_ns() - t0) / 1e3;
+        return 0;
+}
+
+/* The three paths set up side by side, then one keystroke through each in
+ * turn, `keys` times: a change in the machine's load hits all three alike. */
+static int run_latency(unsigned long keys, struct series out[_PATH_MAX]) {
+        char *argv[] = {(char *)victim_path, "read", NULL};
+        struct session s[_PATH_MAX];
+        unsigned long owed[_PATH_MAX] = {0};
+        int64_t t0, t1;
+        int r = 0;
+
+        for (int p = 0; p < _PATH_MAX; p++)
+                session_init(&s[p]);
+        for (int p = 0; r == 0 && p < _PATH_MAX; p++) {
+                r = start_victim(&s[p], argv);
+                if (r == 0)
+                        r = pty_noncanonical_echo(&s[p].a);
+        }
+        if (r == 0)
+                r = start_classic_relay(&s[PATH_CLASSIC]);
+        /* Adoption copies A's modes onto the new terminal. */
+        if (r == 0)
+                r = start_client(&s[PATH_OURS], &t0);
+        if (r == 0)
+                r = wait_echo(&s[PATH_OURS], &t1);
+        for (unsigned long i = 0; r == 0 && i < keys; i++) {
+                r = keystroke_round_trip(s[PATH_DIRECT].a.master, -1, NULL, 0, &owed[PATH_DIRECT],
+                                         &out[PATH_DIRECT].v[i]);
+                if (r == 0)
+                        r = keystroke_round_trip(s[PATH_CLASSIC].c.master,
+                                                 s[PATH_CLASSIC].client_pidfd, NULL, 0,
+                                                 &owed[PATH_CLASSIC], &out[PATH_CLASSIC].v[i]);
+                if (r == 0)
+                        r = keystroke_round_trip(s[PATH_OURS].c.master, s[PATH_OURS].client_pidfd,
+                                                 &s[PATH_OURS].a.master, 1, &owed[PATH_OURS],
+                                                 &out[PATH_OURS].v[i]);
+                if (r < 0) {
+                        char reason[sizeof(failure)];
+                        snprintf(reason, sizeof(reason), "%s", failure);
+                        fail("keystroke %lu: %s", i + 1, reason);
+                }
+        }
+        for (int p = 0; p < _PATH_MAX; p++) {
+                out[p].n = r == 0 ? keys : 0;
+                session_end(&s[p]);
+        }
+        return r;
+}
+
+/* ---- statistics and the table ---- */
 
 static int cmp_double(const void *a, const void *b) {
         double x = *(const double *)a, y = *(const double *)b;
@@ -773,6 +1021,15 @@ static double series_median(const struct series *s) {
         if (s->n % 2)
                 return s->v[s->n / 2];
         return (s->v[s->n / 2 - 1] + s->v[s->n / 2]) / 2;
+}
+
+/* Nearest rank: the smallest value with at least p % of them at or below. */
+static double series_percentile(const struct series *s, double p) {
+        size_t rank = (size_t)((p / 100.0) * (double)s->n + 0.999999);
+
+        if (rank < 1)
+                rank = 1;
+        return s->v[rank > s->n ? s->n - 1 : rank - 1];
 }
 
 static void print_row(const char *name, const struct series *s, const char *limit,
@@ -1215,11 +1472,14 @@ static void print_single(const char *name, double v, const char *limit, const ch
 }
 
 static void usage(FILE *f) {
-        fprintf(f, "usage: bench [-n RUNS] [-s FLOOD_BYTES]\n"
+        fprintf(f, "usage: bench [-n RUNS] [-s FLOOD_BYTES] [-k KEYSTROKES]\n"
                    "             [--reptyrd PATH --bus-policy CONF --polkit-policy POLICY\n"
                    "              [--rules RULES]...] REPTYRCTL VICTIM\n"
                    "  Measures `REPTYRCTL adopt --direct -q PID` against VICTIM\n"
-                   "  (modes read, tick, write-flood N). Defaults: 20 runs, 64 MiB flood.\n"
+                   "  (modes read, tick, write-flood N). Defaults: 20 runs, 64 MiB flood,\n"
+                   "  1000 keystrokes. Throughput and keystroke round trips are measured\n"
+                   "  through reptyrctl's relay, through the classic reptyr loop (4 KiB reads,\n"
+                   "  blocking writes; built in) and on a direct pty, side by side.\n"
                    "  With --reptyrd (as root), also `REPTYRCTL adopt --no-ask-password -q PID`\n"
                    "  as nobody through that helper, cold and warm, on a private bus\n"
                    "  (dbus/org.reptyr.Reptyr1.conf) with polkitd running the actions of\n"
@@ -1228,7 +1488,8 @@ static void usage(FILE *f) {
 }
 
 int main(int argc, char **argv) {
-        unsigned long runs = 20;
+        unsigned long runs = 20, keys = 1000;
+        struct series classic, latency[_PATH_MAX], relay_cpu, classic_cpu, vs_direct, vs_classic;
         unsigned long long flood = 64ull << 20;
         struct series echo, frozen, baseline, relay, direct;
         struct sigaction sa = {.sa_handler = on_fatal_signal};
@@ -1247,7 +1508,7 @@ int main(int argc, char **argv) {
         char limit[64], met[64];
         int opt;
 
-        while ((opt = getopt_long(argc, argv, "hn:s:", longopts, NULL)) != -1) {
+        while ((opt = getopt_long(argc, argv, "hk:n:s:", longopts, NULL)) != -1) {
                 char *end;
                 switch (opt) {
                 case OPT_REPTYRD:
@@ -1271,6 +1532,14 @@ int main(int argc, char **argv) {
                         runs = strtoul(optarg, &end, 10);
                         if (errno || *end || runs == 0 || runs > 100000) {
                                 fprintf(stderr, "bench: -n wants a number of runs >= 1\n");
+                                return 2;
+                        }
+                        break;
+                case 'k':
+                        errno = 0;
+                        keys = strtoul(optarg, &end, 10);
+                        if (errno || *end || keys > 1000000) {
+                                fprintf(stderr, "bench: -k wants a number of keystrokes\n");
                                 return 2;
                         }
                         break;
@@ -1338,9 +1607,24 @@ int main(int argc, char **argv) {
         baseline.v = calloc(runs, sizeof(double));
         relay.v = calloc(runs, sizeof(double));
         direct.v = calloc(runs, sizeof(double));
+        classic.v = calloc(runs, sizeof(double));
+        relay_cpu.v = calloc(runs, sizeof(double));
+        classic_cpu.v = calloc(runs, sizeof(double));
+        vs_direct.v = calloc(runs, sizeof(double));
+        vs_classic.v = calloc(runs, sizeof(double));
+        classic.n = relay_cpu.n = classic_cpu.n = vs_direct.n = vs_classic.n = 0;
+        for (int p = 0; p < _PATH_MAX; p++) {
+                latency[p].v = calloc(keys ? keys : 1, sizeof(double));
+                latency[p].n = 0;
+                if (!latency[p].v) {
+                        fprintf(stderr, "bench: out of memory\n");
+                        return 1;
+                }
+        }
         helper.cold.v = calloc(runs, sizeof(double));
         helper.warm.v = calloc(runs, sizeof(double));
-        if (!echo.v || !frozen.v || !baseline.v || !relay.v || !direct.v || !helper.cold.v ||
+        if (!echo.v || !frozen.v || !baseline.v || !relay.v || !direct.v || !classic.v ||
+            !relay_cpu.v || !classic_cpu.v || !vs_direct.v || !vs_classic.v || !helper.cold.v ||
             !helper.warm.v) {
                 fprintf(stderr, "bench: out of memory\n");
                 return 1;
@@ -1370,15 +1654,42 @@ int main(int argc, char **argv) {
                         ok = false;
                 }
                 failure[0] = '\0';
-                if (run_relay(flood, &a, &b) == 0) {
+                double cpu = -1, c = 0, ccpu = -1;
+                bool have_relay = false;
+
+                if (run_relay(flood, &a, &b, &cpu) == 0) {
+                        have_relay = true;
                         relay.v[relay.n++] = a / (1 << 20);
                         direct.v[direct.n++] = b / (1 << 20);
+                        vs_direct.v[vs_direct.n++] = a / b;
+                        if (cpu >= 0)
+                                relay_cpu.v[relay_cpu.n++] = cpu;
                 } else {
                         printf("bench: relay, run %lu FAILED: %s\n", i + 1, failure);
                         ok = false;
                 }
+                failure[0] = '\0';
+                if (run_classic(flood, &c, &ccpu) == 0) {
+                        classic.v[classic.n++] = c / (1 << 20);
+                        if (ccpu >= 0)
+                                classic_cpu.v[classic_cpu.n++] = ccpu;
+                        /* Paired with the relay's run just before it: the
+                         * machine's load drifts less within a pair. */
+                        if (have_relay)
+                                vs_classic.v[vs_classic.n++] = a / c;
+                } else {
+                        printf("bench: classic relay, run %lu FAILED: %s\n", i + 1, failure);
+                        ok = false;
+                }
                 if (!ok)
                         break; /* a broken adoption will not mend itself */
+        }
+
+        /* Keystroke round trips on the three paths, interleaved. */
+        failure[0] = '\0';
+        if (ok && keys > 0 && run_latency(keys, latency) < 0) {
+                printf("bench: keystroke latency FAILED: %s\n", failure);
+                ok = false;
         }
 
         /* Through the helper, in the same run: beside the direct figures. */
@@ -1415,9 +1726,45 @@ int main(int argc, char **argv) {
                 snprintf(met, sizeof(met), "%s (%.2fx)", ratio >= TARGET_RELAY_RATIO ? "yes" : "NO",
                          ratio);
                 print_row("relay throughput (MiB/s)", &relay, limit, ">= 0.95x direct", met);
+                if (classic.n) {
+                        series_sort(&classic);
+                        snprintf(limit, sizeof(limit), "%.2fx direct",
+                                 series_median(&classic) / series_median(&direct));
+                        snprintf(met, sizeof(met), "%s (%.2fx)",
+                                 series_median(&relay) >= series_median(&classic) ? "yes" : "NO",
+                                 series_median(&relay) / series_median(&classic));
+                        print_row("  classic 4 KiB loop", &classic, limit, "relay >= classic", met);
+                }
                 print_row("  direct pty (MiB/s)", &direct, "(the limit)", "-", "-");
+                series_sort(&vs_direct);
+                print_row("  relay/direct, per run", &vs_direct, "(paired runs)", "-", "-");
+                if (vs_classic.n) {
+                        series_sort(&vs_classic);
+                        print_row("  relay/classic, per run", &vs_classic, "(paired runs)", "-",
+                                  "-");
+                }
+                if (relay_cpu.n) {
+                        series_sort(&relay_cpu);
+                        print_row("  relay CPU (ms/MiB)", &relay_cpu, "reptyrctl itself", "-", "-");
+                }
+                if (classic_cpu.n) {
+                        series_sort(&classic_cpu);
+                        print_row("  classic CPU (ms/MiB)", &classic_cpu, "the loop itself", "-",
+                                  "-");
+                }
         } else {
                 printf("%-26s not measured\n", "relay throughput (MiB/s)");
+        }
+        if (latency[PATH_DIRECT].n && latency[PATH_CLASSIC].n && latency[PATH_OURS].n) {
+                printf("\nkeystroke round trip (us), %lu interleaved keystrokes each:\n"
+                       "  %-46s %8s %8s %8s %8s\n",
+                       keys, "", "min", "p50", "p99", "max");
+                for (int p = 0; p < _PATH_MAX; p++) {
+                        series_sort(&latency[p]);
+                        printf("  %-46s %8.1f %8.1f %8.1f %8.1f\n", path_names[p],
+                               series_min(&latency[p]), series_percentile(&latency[p], 50),
+                               series_percentile(&latency[p], 99), series_max(&latency[p]));
+                }
         }
         if (hopts.reptyrd && helper.skipped) {
                 printf("through the helper: SKIP, not measured: %s\n", helper.skip_reason);
@@ -1466,6 +1813,13 @@ int main(int argc, char **argv) {
         free(baseline.v);
         free(relay.v);
         free(direct.v);
+        free(classic.v);
+        free(relay_cpu.v);
+        free(classic_cpu.v);
+        free(vs_direct.v);
+        free(vs_classic.v);
+        for (int p = 0; p < _PATH_MAX; p++)
+                free(latency[p].v);
         free(helper.cold.v);
         free(helper.warm.v);
         return ok ? 0 : 1;

@@ -1044,6 +1044,196 @@ def _job_control(c):
         raise Failure("the old terminal got output after adoption: %r" % A.text(a_mark))
 
 
+# ---- ^Z with programs that handle it, the banner ------------------------------------
+
+
+def adopt_under_shell(c, mode, *margs):
+    """The victim adopted by `reptyrctl adopt --direct` typed into bash on C
+    (so that ^Z has a shell to return to)."""
+    v = c.start_victim(mode, *margs)
+    A = v.pty
+    c.pre_adoption(v, A.path)
+    C = c.w.pty("C", rows=30, cols=90)
+    shell = c.start_shell(C)
+    c.w.send(C, "%s adopt --direct %d\n" % (c.reptyrctl, v.pid))
+    c.wait_adopted(v, A.path, C, shell)
+    return v, C, shell
+
+
+def suspend_and_fg(c, v, C, shell, before_stop=None, after_stop=None, resumed=None):
+    """^Z: reptyrctl and the victim stop, bash prints its prompt; fg: both
+    run again. Returns the mark taken just before the ^Z."""
+    w = c.w
+    before = C.mark()
+    w.send(C, b"\x1a")
+    w.wait_for(C, r"(?s)%sStopped.*reptyrctl.*%s" % (before_stop or "", SHELL_PROMPT),
+               since=before, what="^Z stops reptyrctl and bash reports the job", watch=[shell])
+    w.wait_until(lambda: proc_state(v.pid) == "T", what="the victim stopped",
+                 detail=lambda: "state %s" % proc_state(v.pid))
+    if after_stop:
+        after_stop(before)
+    mark = C.mark()
+    w.send(C, "fg\n")
+    w.wait_for(C, r"adopt --direct %d\r?\n" % v.pid, since=mark, what="fg", watch=[shell])
+    if resumed:
+        w.wait_for(C, resumed, since=mark, what="the victim continued", watch=[shell])
+    w.wait_until(lambda: proc_state(v.pid) != "T", what="the victim running again")
+    w.wait_until(lambda: not C.termios()[3] & termios.ICANON, what="reptyrctl raw again")
+    return before
+
+
+def type_line_after_fg(c, C, shell, eol="\n"):
+    # A line typed while reptyrctl re-enters raw mode may be flushed by it.
+    for attempt in range(3):
+        mark = C.mark()
+        c.w.send(C, "again%d%s" % (attempt, eol))
+        try:
+            c.w.wait_for(C, line_rx("GOT again%d" % attempt), since=mark, timeout=3,
+                         what="victim reads lines after fg", watch=[shell])
+            return
+        except Failure:
+            if attempt == 2:
+                raise
+            c.w.log("line %d lost after fg; retrying" % attempt)
+
+
+def quit_under_shell(c, v, C, shell, eol="\n"):
+    mark = C.mark()
+    c.w.send(C, "quit" + eol)
+    c.w.wait_for(C, SHELL_PROMPT, since=mark, what="bash prompt after the victim quit",
+                 watch=[shell])
+    c.w.wait_exit([v.proc])
+    mark = C.mark()
+    c.w.send(C, "echo rc=$?\n")
+    m = c.w.wait_for(C, r"rc=(\d+)", since=mark, what="reptyrctl's exit status", watch=[shell])
+    if m.group(1) != "0":
+        raise Failure("reptyrctl under bash exited %s after the victim quit with 0" % m.group(1))
+
+
+def suspend_self(c, how):
+    """A program with ISIG off that suspends itself on ^Z, as vim (SIGTSTP,
+    which the kernel drops for the adopted, orphaned group) or nano -z
+    (SIGSTOP) do: reptyrctl must stop with it, and fg continue both."""
+    margs = ("stop",) if how == "sigstop" else ()
+    v, C, shell = adopt_under_shell(c, "tstp-self", *margs)
+    mark = C.mark()
+    c.w.send(C, "hello\r")
+    c.w.wait_for(C, line_rx("GOT hello"), since=mark, what="relay works", watch=[shell])
+
+    def not_resumed_yet(before):
+        if "RESUMED" in C.text(before):
+            raise Failure("the victim went on before fg: %r" % C.tail(before))
+
+    suspend_and_fg(c, v, C, shell, before_stop=r"SUSPENDING\r?\n.*", after_stop=not_resumed_yet,
+                   resumed=r"RESUMED\r?\n")
+    type_line_after_fg(c, C, shell, eol="\r")
+    # And again: the watch works more than once.
+    suspend_and_fg(c, v, C, shell, before_stop=r"SUSPENDING\r?\n.*", after_stop=not_resumed_yet,
+                   resumed=r"RESUMED\r?\n")
+    quit_under_shell(c, v, C, shell, eol="\r")
+
+
+case("suspend-self-sigtstp", per_personality=False)(lambda c: suspend_self(c, "sigtstp"))
+case("suspend-self-sigstop", per_personality=False)(lambda c: suspend_self(c, "sigstop"))
+
+
+@case("suspend-no-stray-echo", per_personality=False)
+def _suspend_no_stray_echo(c):
+    """ISIG and ECHOCTL on (the kernel's defaults): ^Z stops the job, and
+    after fg no "^Z" (the echo of the suspend character) shows up in front
+    of the program's next output."""
+    v, C, shell = adopt_under_shell(c, "read")
+    mark = C.mark()
+    c.w.send(C, "hello\n")
+    c.w.wait_for(C, line_rx("GOT hello"), since=mark, what="relay works", watch=[shell])
+    before = suspend_and_fg(c, v, C, shell)
+    type_line_after_fg(c, C, shell)
+    if "^Z" in C.text(before):
+        raise Failure("a stray ^Z (the echo of the suspend character) was relayed: %r"
+                      % C.tail(before))
+    quit_under_shell(c, v, C, shell)
+
+
+@case("banner-line-mode", per_personality=False)
+def _banner_line_mode(c):
+    """A program in canonical mode gets the banner, before its first output
+    relayed on the new terminal."""
+    v = c.start_victim("read")
+    A = v.pty
+    c.pre_adoption(v, A.path)
+    C = c.w.pty("C", rows=30, cols=90)
+    client = c.start_reptyrctl(v.pid, C)
+    c.wait_adopted(v, A.path, C, client)
+    mark = C.mark()
+    c.w.send(C, "hello\n")
+    c.w.wait_for(C, line_rx("GOT hello"), since=mark, what="relay works", watch=[client])
+    text = C.text()
+    banner = text.find("moved here from %s" % A.path)
+    if banner < 0:
+        raise Failure("no banner for a program in canonical mode: %r" % C.tail())
+    first = min(i for i in (text.find("WINCH"), text.find("GOT")) if i >= 0)
+    if first < banner:
+        raise Failure("the banner came after the program's output: %r" % C.tail())
+    c.finish_quit(v, C, client)
+
+
+@case("banner-fullscreen", per_personality=False)
+def _banner_fullscreen(c):
+    """A full-screen program (alternate screen, canonical mode off) that
+    redraws only what changed: the banner must not be on the screen it is
+    drawn on. Rendered by a real terminal emulator: tmux."""
+    import shutil
+    import subprocess
+    tmux = shutil.which("tmux")
+    if not tmux:
+        raise Skip("tmux is not installed (apt-get install tmux)")
+    w = c.w
+    v = c.start_victim("fullscreen")
+    A = v.pty
+    d = tempfile.mkdtemp(prefix="reptyr-it-tmux-")
+    w.tmpdirs.append(d)
+    sock = os.path.join(d, "sock")
+
+    def tm(*a, check=True):
+        r = subprocess.run([tmux, "-S", sock] + list(a), capture_output=True, text=True,
+                           timeout=DEFAULT_TIMEOUT, stdin=subprocess.DEVNULL)
+        if check and r.returncode != 0:
+            raise Failure("tmux %s exited %d: %s" % (" ".join(a), r.returncode, r.stderr.strip()))
+        return r
+
+    def screen():
+        r = tm("capture-pane", "-p", "-t", "banner", check=False)
+        return r.stdout if r.returncode == 0 else ""
+
+    server = None
+    try:
+        tm("-f", "/dev/null", "new-session", "-d", "-x", "80", "-y", "24", "-s", "banner",
+           "%s adopt --direct %d; sleep 600" % (c.reptyrctl, v.pid))
+        server = int(tm("display-message", "-p", "#{pid}").stdout.strip())
+        w.forget_pid_later(server)
+        w.wait_until(lambda: os.readlink("/proc/%d/fd/0" % v.pid) != A.path,
+                     what="adoption of %d from the tmux pane" % v.pid,
+                     detail=lambda: repr(screen()))
+        # The engine's SIGWINCH makes it draw its frame counter.
+        w.wait_until(lambda: "FRAME" in screen(), what="the program's redraw in the pane",
+                     detail=lambda: repr(screen()))
+        shown = screen()
+        w.log("the pane shows:\n%s" % shown)
+        if "moved here" in shown or "reptyrctl:" in shown:
+            raise Failure("the banner is inside the program's screen:\n%s" % shown)
+        tm("send-keys", "-t", "banner", "-l", "quit")
+        tm("send-keys", "-t", "banner", "Enter")
+        w.wait_until(lambda: proc_state(v.pid) in (None, "Z"), what="the victim quit",
+                     detail=lambda: repr(screen()))
+    finally:
+        tm("kill-server", check=False)
+        if server:
+            try:
+                os.kill(server, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+
 # ---- main -------------------------------------------------------------------------
 
 

@@ -539,6 +539,141 @@ static int wait_outlive_hangup(struct victim *v) {
         return 0;
 }
 
+/* tstp-self [stop]: handles ^Z itself, as vim does. Its terminal is raw
+ * with ISIG off (no signal from ^C or ^Z), and on reading the suspend
+ * character it puts the terminal back the way it found it, says
+ * "SUSPENDING", stops itself with kill(0, SIGTSTP) (vim, emacs; with "stop":
+ * kill(0, SIGSTOP), as nano does), waits for its SIGCONT (vim waits a few
+ * ms, this one up to 10 s so that a test does not race it), then makes the
+ * terminal raw again and says "RESUMED" (or "RESUMED without SIGCONT").
+ * Other bytes make lines as in every mode; it reads them itself, one read()
+ * per wait_input call. */
+static void feed(struct victim *v, const char *buf, size_t n);
+static struct termios tstp_cooked;
+static int tstp_signal = SIGTSTP;
+
+static int tstp_make_raw(void) {
+        struct termios t = tstp_cooked;
+
+        t.c_lflag &= ~(tcflag_t)(ISIG | ICANON | ECHO | IEXTEN);
+        t.c_iflag &= ~(tcflag_t)(IXON | ICRNL);
+        t.c_cc[VMIN] = 1;
+        t.c_cc[VTIME] = 0;
+        return tcsetattr(STDIN_FILENO, TCSANOW, &t) < 0 ? -errno : 0;
+}
+
+static int setup_tstp_self(struct victim *v, int argc, char **argv) {
+        if (argc > 2 && strcmp(argv[2], "stop") == 0)
+                tstp_signal = SIGSTOP;
+        else if (argc > 2)
+                return -EINVAL;
+        if (tcgetattr(STDIN_FILENO, &tstp_cooked) < 0)
+                return -errno;
+        return tstp_make_raw();
+}
+
+static int wait_tstp_self(struct victim *v) {
+        char buf[256];
+        ssize_t n = read(STDIN_FILENO, buf, sizeof(buf));
+
+        if (n <= 0) {
+                if (n < 0)
+                        check_errno("read");
+                if (n < 0 && (errno == EINTR || errno == EAGAIN))
+                        return 0;
+                say("EOF");
+                victim_exit(0);
+        }
+        for (ssize_t i = 0; i < n; i++) {
+                if (buf[i] != tstp_cooked.c_cc[VSUSP]) {
+                        feed(v, buf + i, 1);
+                        continue;
+                }
+                sigset_t cont, old;
+                struct timespec wait = {.tv_sec = 10};
+                int got;
+
+                sigemptyset(&cont);
+                sigaddset(&cont, SIGCONT);
+                /* Blocked, SIGCONT still continues us; it just stays
+                 * pending for sigtimedwait. */
+                sigprocmask(SIG_BLOCK, &cont, &old);
+                (void)tcsetattr(STDIN_FILENO, TCSANOW, &tstp_cooked);
+                say("SUSPENDING");
+                kill(0, tstp_signal);
+                do
+                        got = sigtimedwait(&cont, NULL, &wait);
+                while (got < 0 && errno == EINTR);
+                sigprocmask(SIG_SETMASK, &old, NULL);
+                (void)tstp_make_raw();
+                say(got == SIGCONT ? "RESUMED" : "RESUMED without SIGCONT");
+        }
+        return 0;
+}
+
+/* fullscreen: a full-screen program as curses makes one. Canonical mode and
+ * echo off, the alternate screen, every row drawn ("ROW nn" and dots). On
+ * SIGWINCH it redraws only what changed, as curses does while the size is
+ * unchanged: the frame counter at the top left ("FRAME n"). Lines ending in
+ * CR or LF still work ("quit"). */
+static unsigned fullscreen_frame;
+static volatile sig_atomic_t fullscreen_winch;
+
+/* Its own SIGWINCH handler (the mode has no_winch): the shared one would
+ * print "WINCH" lines into the screen. */
+static void on_fullscreen_winch(int sig) { fullscreen_winch = 1; }
+
+static int setup_fullscreen(struct victim *v, int argc, char **argv) {
+        struct termios t;
+        struct winsize ws = {0};
+        char row[512];
+
+        struct sigaction sa = {.sa_handler = on_fullscreen_winch};
+
+        sigemptyset(&sa.sa_mask);
+        if (sigaction(SIGWINCH, &sa, NULL) < 0)
+                return -errno;
+        if (tcgetattr(STDIN_FILENO, &t) < 0)
+                return -errno;
+        t.c_lflag &= ~(tcflag_t)(ICANON | ECHO);
+        t.c_cc[VMIN] = 1;
+        t.c_cc[VTIME] = 0;
+        if (tcsetattr(STDIN_FILENO, TCSANOW, &t) < 0)
+                return -errno;
+        if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) < 0 || ws.ws_row == 0 || ws.ws_col == 0)
+                ws = (struct winsize){.ws_row = 24, .ws_col = 80};
+        write_all(STDOUT_FILENO, "\033[?1049h\033[H\033[2J", 14);
+        for (unsigned r = 1; r <= ws.ws_row; r++) {
+                int at = snprintf(row, sizeof(row), "\033[%u;1H", r);
+                int n = at + snprintf(row + at, sizeof(row) - (size_t)at, "ROW %02u ", r);
+                /* Not the last column: no pending wrap, no scrolling. */
+                while ((size_t)n < sizeof(row) - 1 && n - at < ws.ws_col - 1)
+                        row[n++] = '.';
+                write_all(STDOUT_FILENO, row, (size_t)n);
+        }
+        write_all(STDOUT_FILENO, "\033[1;1H", 6);
+        return 0;
+}
+
+static int wait_fullscreen(struct victim *v) {
+        struct pollfd pfd = {.fd = STDIN_FILENO, .events = POLLIN};
+        int r;
+
+        if (fullscreen_winch) {
+                char buf[64];
+                int n;
+
+                fullscreen_winch = 0;
+                n = snprintf(buf, sizeof(buf), "\033[1;1HFRAME %u", ++fullscreen_frame);
+                write_all(STDOUT_FILENO, buf, (size_t)n);
+                return 0;
+        }
+        r = poll(&pfd, 1, -1);
+        if (r < 0)
+                check_errno("poll");
+        return r > 0;
+}
+
 static const struct mode modes[] = {
         {.name = "read"},
         {.name = "winch"},
@@ -570,6 +705,14 @@ static const struct mode modes[] = {
         {.name = "outlive-hangup",
          .setup = setup_outlive_hangup,
          .wait_input = wait_outlive_hangup},
+        {.name = "tstp-self",
+         .usage = "[stop]",
+         .setup = setup_tstp_self,
+         .wait_input = wait_tstp_self},
+        {.name = "fullscreen",
+         .setup = setup_fullscreen,
+         .wait_input = wait_fullscreen,
+         .no_winch = true},
 };
 
 /* ---- the shared line loop ---------------------------------------------- */
