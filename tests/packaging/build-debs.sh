@@ -32,10 +32,17 @@ out=$(cd "$out" && pwd)
 list=$(mktemp "$out/.files.XXXXXX")
 trap 'rm -f "$list"' EXIT
 if git -C "$src" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+        # Meson build directories and dpkg-buildpackage's obj-* that .gitignore
+        # does not name are left out too.
+        builds=$(cd "$src" && find . -maxdepth 3 -type d -name meson-private -printf '%h/\n' | sed 's|^\./||')
         # Deleted but still tracked files are listed by git: keep those present.
         git -C "$src" ls-files -z --cached --others --exclude-standard |
                 while IFS= read -r -d '' f; do
-                        [[ -f $src/$f || -L $src/$f ]] && printf '%s\0' "$f"
+                        [[ -f $src/$f || -L $src/$f ]] || continue
+                        while IFS= read -r b; do
+                                [[ -n $b && $f == "$b"* ]] && continue 2
+                        done <<<"$builds"
+                        printf '%s\0' "$f"
                 done | sort -z >"$list"
 else
         (cd "$src" && find . -mindepth 1 \
