@@ -47,6 +47,7 @@ enum arch_sys {
         ARCH_SYS_RESTART_SYSCALL,
         ARCH_SYS_GETPID,
         ARCH_SYS_CLOSE_RANGE,
+        ARCH_SYS_RT_SIGTIMEDWAIT, /* with a time_t of the personality's width */
         _ARCH_SYS_MAX,
 };
 

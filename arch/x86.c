@@ -52,6 +52,7 @@ static const long i386_syscalls[_ARCH_SYS_MAX] = {
         [ARCH_SYS_RESTART_SYSCALL] = 0,
         [ARCH_SYS_GETPID] = 20,
         [ARCH_SYS_CLOSE_RANGE] = 436,
+        [ARCH_SYS_RT_SIGTIMEDWAIT] = 177,
 };
 /* clang-format on */
 
@@ -149,6 +150,7 @@ static const long x86_64_syscalls[_ARCH_SYS_MAX] = {
         [ARCH_SYS_RESTART_SYSCALL] = __NR_restart_syscall,
         [ARCH_SYS_GETPID] = __NR_getpid,
         [ARCH_SYS_CLOSE_RANGE] = __NR_close_range,
+        [ARCH_SYS_RT_SIGTIMEDWAIT] = __NR_rt_sigtimedwait,
 };
 
 static const unsigned char syscall_insn[] = {0x0f, 0x05};

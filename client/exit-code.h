@@ -22,6 +22,10 @@ enum {
         EXIT_FAILED = 73,
         EXIT_HELPER_UNREACHABLE = 74,
         EXIT_INTERACTIVE_AUTH = 75,
+        /* After adoption: the target exited, but with a status nobody can
+         * tell any more (reaped by its parent before we looked, on a
+         * kernel older than 6.15). */
+        EXIT_STATUS_UNKNOWN_CODE = 76,
 };
 
 /* The exit code of an engine error kind; EXIT_FAILED for anything unknown. */

@@ -23,24 +23,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "exit-status.h"
 #include "relay.h"
 #include "util.h"
-
-/* struct pidfd_info as of Linux 6.15 (PIDFD_INFO_SIZE_VER0, 64 bytes), under
- * our own name: system headers may lack it, or carry a longer version. The
- * kernel takes the size from the ioctl number, so this layout keeps working
- * on newer kernels. */
-struct pidfd_info_v0 {
-        __u64 mask;
-        __u64 cgroupid;
-        __u32 pid, tgid, ppid;
-        __u32 ruid, rgid, euid, egid, suid, sgid, fsuid, fsgid;
-        __s32 exit_code; /* a wait status, valid with PIDFD_INFO_EXIT */
-};
-_Static_assert(sizeof(struct pidfd_info_v0) == 64, "PIDFD_INFO_SIZE_VER0 is 64 bytes");
-
-#define RELAY_PIDFD_GET_INFO _IOWR(0xFF, 11, struct pidfd_info_v0)
-#define RELAY_PIDFD_INFO_EXIT (1ULL << 3)
 
 #define RELAY_BUFFER_SIZE (64 * 1024)
 
@@ -49,8 +34,8 @@ _Static_assert(sizeof(struct pidfd_info_v0) == 64, "PIDFD_INFO_SIZE_VER0 is 64 b
  * pty itself never buffers more than about 64 KiB. */
 #define DRAIN_MAX (1024 * 1024)
 
-/* The exit status is only recorded when the target's parent reaps it; a shell
- * does so at once. A parent that never waits must not hang us forever. */
+/* Once the target exited: how long to wait for its parent's reap when
+ * neither its zombie nor its pidfd tells the status (Linux 6.13, 6.14). */
 #define REAP_TIMEOUT_MS 2000
 
 /* The target's fds are closed in do_exit() just before its exit is signalled
@@ -65,7 +50,7 @@ struct buffer {
 };
 
 struct relay {
-        int master_fd, pidfd, signal_fd;
+        int master_fd, pidfd, proc_dirfd, signal_fd;
         struct termios saved, raw;
         int saved_in_flags, saved_out_flags;
         bool raw_active;
@@ -394,49 +379,11 @@ static int drain_master(struct relay *r) {
         return k;
 }
 
-static int pidfd_get_exit(int pidfd, int *ret_status) {
-        struct pidfd_info_v0 info = {.mask = RELAY_PIDFD_INFO_EXIT};
-
-        if (ioctl(pidfd, RELAY_PIDFD_GET_INFO, &info) < 0)
-                return -errno;
-        if (!(info.mask & RELAY_PIDFD_INFO_EXIT))
-                return -ENODATA;
-        *ret_status = info.exit_code;
-        return 0;
-}
-
-/* Linux records the exit status for PIDFD_GET_INFO only when the parent
- * reaps the target, which may be a moment after the pidfd turned readable.
- * The pidfd reports POLLHUP once the target is reaped; polling for no events
- * waits for that alone. */
-static enum relay_status collect_exit_status(int pidfd, int *ret_status) {
-        int k = pidfd_get_exit(pidfd, ret_status);
-        int n;
-
-        if (k == 0)
-                return RELAY_STATUS_KNOWN;
-        if (k == -ENOTTY || k == -EINVAL) /* no PIDFD_GET_INFO: Linux < 6.13 */
-                return RELAY_STATUS_UNSUPPORTED;
-
-        do
-                n = poll(&(struct pollfd){.fd = pidfd, .events = 0}, 1, REAP_TIMEOUT_MS);
-        while (n < 0 && errno == EINTR);
-        if (n == 0)
-                return RELAY_STATUS_NOT_REAPED;
-
-        k = pidfd_get_exit(pidfd, ret_status);
-        if (k == 0)
-                return RELAY_STATUS_KNOWN;
-        /* Reaped, yet no exit information: Linux 6.13 and 6.14 have
-         * PIDFD_GET_INFO without PIDFD_INFO_EXIT. */
-        return RELAY_STATUS_UNSUPPORTED;
-}
-
 static int relay_finish(struct relay *r, bool target_exited, bool taken_over,
                         struct relay_exit *out) {
         int k = taken_over ? 0 : drain_master(r);
 
-        if (!target_exited && !taken_over) {
+        if (!target_exited && !taken_over && r->pidfd >= 0) {
                 int n;
                 do
                         n = poll(&(struct pollfd){.fd = r->pidfd, .events = POLLIN}, 1,
@@ -451,10 +398,11 @@ static int relay_finish(struct relay *r, bool target_exited, bool taken_over,
                 .end = target_exited ? RELAY_TARGET_EXITED
                        : taken_over  ? RELAY_TAKEN_OVER
                                      : RELAY_TERMINAL_CLOSED,
-                .status = RELAY_STATUS_UNSUPPORTED,
+                .status = EXIT_STATUS_UNKNOWN,
         };
         if (target_exited)
-                out->status = collect_exit_status(r->pidfd, &out->wait_status);
+                out->status = exit_status_collect(r->pidfd, r->proc_dirfd, REAP_TIMEOUT_MS,
+                                                  &out->wait_status);
         /* A broken stdout at the very end loses output but not the status. */
         return k == -EPIPE || k == -EIO ? 0 : k;
 }
@@ -546,7 +494,7 @@ static void relay_freep(struct relay **rp) {
         free(r);
 }
 
-int relay_run(int master_fd, int pidfd, bool job_control, struct relay_exit *out) {
+int relay_run(int master_fd, int pidfd, int proc_dirfd, bool job_control, struct relay_exit *out) {
         static bool atexit_registered;
         _cleanup_(relay_freep) struct relay *r = NULL;
         sigset_t set;
@@ -557,6 +505,7 @@ int relay_run(int master_fd, int pidfd, bool job_control, struct relay_exit *out
                 return -ENOMEM;
         r->master_fd = master_fd;
         r->pidfd = pidfd;
+        r->proc_dirfd = proc_dirfd;
         r->job_control = job_control;
 
         k = relay_block_signals();

@@ -11,22 +11,18 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
+#include "exit-status.h"
+
 enum relay_end {
         RELAY_TARGET_EXITED,   /* the pidfd reported the target's exit */
         RELAY_TERMINAL_CLOSED, /* every slave fd closed, the target still runs */
         RELAY_TAKEN_OVER,      /* our master was taken away: another reptyrctl took it over */
 };
 
-enum relay_status {
-        RELAY_STATUS_KNOWN,       /* wait_status is valid */
-        RELAY_STATUS_UNSUPPORTED, /* kernel has no PIDFD_INFO_EXIT (Linux < 6.15) */
-        RELAY_STATUS_NOT_REAPED,  /* its parent has not collected it (yet) */
-};
-
 struct relay_exit {
         enum relay_end end;
-        enum relay_status status;
-        int wait_status; /* as from waitpid(): WIFEXITED()/WIFSIGNALED() apply */
+        enum exit_status_source status; /* wait_status is valid unless UNKNOWN */
+        int wait_status;                /* as from waitpid(): WIFEXITED()/WIFSIGNALED() apply */
 };
 
 /* Block the signals the relay handles (HUP INT QUIT TERM TSTP CONT WINCH)
@@ -45,4 +41,7 @@ int relay_block_signals(void);
 /* job_control: emulate ^Z/fg for a single adopted job (process mode). In
  * session mode the session's own shell does job control, so ^Z is just a
  * byte for the terminal. */
-int relay_run(int master_fd, int pidfd, bool job_control, struct relay_exit *out);
+/* proc_dirfd: the target's /proc/PID, opened after pidfd (or -1): where its
+ * exit status is read while it is a zombie. pidfd may be -1 (reptyrctl pty
+ * without a command): then only the terminal's closing ends the relay. */
+int relay_run(int master_fd, int pidfd, int proc_dirfd, bool job_control, struct relay_exit *out);

@@ -13,12 +13,15 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/signalfd.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
@@ -27,15 +30,22 @@
 #include "engine-worker.h"
 #include "engine.h"
 #include "exit-code.h"
+#include "handover.h"
 #include "polkit-agent.h"
+#include "proc.h"
+#include "proclist.h"
 #include "relay.h"
 #include "target-info.h"
+#include "tmux.h"
 #include "util.h"
 
 #define streq(a, b) (strcmp((a), (b)) == 0)
 /* The engine gives up on a target that does not stop within a second;
  * this only bounds a wedged worker. */
 #define DIRECT_TIMEOUT_MS 30000
+/* adopt --tmux: how long tmux may take to start our receiver, and the
+ * receiver to take the terminal. */
+#define TMUX_RECEIVER_TIMEOUT_MS 10000
 
 #ifndef REPTYR_VERSION
 #error "REPTYR_VERSION comes from the top-level meson.build"
@@ -46,7 +56,12 @@ static bool arg_dry_run;
 static bool arg_session;
 static bool arg_quiet;
 static bool arg_json;
+static bool arg_all;
 static bool arg_ask_password = true;
+static bool arg_tmux;
+static bool arg_stdio;
+static const char *arg_tmux_session;
+static struct tmux_window tmux_win;
 static enum engine_fds arg_fds = ENGINE_FDS_TERMINAL;
 
 static int help(void) {
@@ -58,6 +73,10 @@ static int help(void) {
                "  adopt PID              Move PID onto this terminal and relay until it exits\n"
                "  inspect PID            Show what adopting PID would do and whether it would\n"
                "                         be allowed; change nothing\n"
+               "  pty [-- COMMAND...]    Create a new terminal, print its name and relay it\n"
+               "                         here; run COMMAND with REPTYR_PTY set to it\n"
+               "  list [--json] [--all]  List your processes that have a terminal, orphaned\n"
+               "                         ones (their terminal was closed) first\n"
                "\n"
                "Options:\n"
                "  -h --help              Show this help\n"
@@ -68,6 +87,11 @@ static int help(void) {
                "     --fds=terminal|stdio\n"
                "                         Move every fd open on PID's terminal (default), or\n"
                "                         only fds 0, 1 and 2\n"
+               "     --stdio             pty: run COMMAND with stdin, stdout and stderr on the\n"
+               "                         new terminal, as its controlling terminal\n"
+               "     --tmux[=SESSION]    adopt: into a new tmux window of the tmux session\n"
+               "                         you are in, or of SESSION, or of a new detached\n"
+               "                         session; prints how to attach\n"
                "     --session           adopt: take over PID's whole terminal session (its\n"
                "                         shell, jobs and pipelines) from the process holding\n"
                "                         the terminal's master (terminal emulator, tmux, sshd,\n"
@@ -75,12 +99,15 @@ static int help(void) {
                "     --dry-run           adopt: check everything (including authorization)\n"
                "                         and print what would happen; change nothing\n"
                "     --no-ask-password   Do not ask for a password to authorize the adoption\n"
-               "     --json              inspect: print one JSON object\n"
+               "     --json              inspect: print one JSON object; list: one object\n"
+               "                         per process\n"
+               "     --all               list: other users' processes too\n"
                "  -q --quiet             Do not print informational messages\n"
                "\n"
                "Exit status:\n"
                "  N    once adopted: PID's own exit status, 128+SIGNAL if a signal killed it;\n"
-               "       0 if PID left this terminal or its status is unknown\n"
+               "       0 if PID left this terminal and runs on; 76 if it exited and its\n"
+               "       status cannot be known (reaped before reptyrctl looked, Linux < 6.15)\n"
                "  64   invalid usage or argument     70   PID went away during adoption\n"
                "  65   no such process               71   PID is traced by someone else\n"
                "  66   PID has no terminal to move   72   permission denied\n"
@@ -173,10 +200,19 @@ static int parse_argv(int argc, char *argv[], char **args, int *n_args) {
                         arg_session = true;
                 } else if ((v = match_long("--json", false, argc, argv, &i, &r))) {
                         arg_json = true;
+                } else if ((v = match_long("--all", false, argc, argv, &i, &r))) {
+                        arg_all = true;
                 } else if ((v = match_long("--quiet", false, argc, argv, &i, &r))) {
                         arg_quiet = true;
                 } else if ((v = match_long("--no-ask-password", false, argc, argv, &i, &r))) {
                         arg_ask_password = false;
+                } else if ((v = match_long("--stdio", false, argc, argv, &i, &r))) {
+                        arg_stdio = true;
+                } else if (streq(a, "--tmux") || strncmp(a, "--tmux=", 7) == 0) {
+                        arg_tmux = true;
+                        arg_tmux_session = a[6] == '=' ? a + 7 : NULL;
+                        if (arg_tmux_session && !*arg_tmux_session)
+                                return usage_error("--tmux= needs a session name:", a);
                 } else if ((v = match_long("--fds", true, argc, argv, &i, &r))) {
                         if (r < 0)
                                 return r;
@@ -327,20 +363,14 @@ static int report_exit(pid_t pid, const char *comm, const struct relay_exit *ex)
                                 (int)pid, comm);
                 return 0;
         }
-        switch (ex->status) {
-        case RELAY_STATUS_KNOWN:
-                break;
-        case RELAY_STATUS_UNSUPPORTED:
+        if (ex->status == EXIT_STATUS_UNKNOWN) {
+                /* Never 0: a failed job must not look like success. */
                 fprintf(stderr,
-                        "reptyrctl: %d exited; its exit status is unknown (needs Linux 6.15)\n",
-                        (int)pid);
-                return 0;
-        case RELAY_STATUS_NOT_REAPED:
-                fprintf(stderr,
-                        "reptyrctl: %d exited; its exit status is unknown: its parent has not "
-                        "collected it\n",
-                        (int)pid);
-                return 0;
+                        "reptyrctl: %d (%s) exited; its exit status is unknown (its parent "
+                        "collected it before reptyrctl could read it, and this kernel keeps "
+                        "no copy: Linux 6.15 does); exiting with %d\n",
+                        (int)pid, comm, EXIT_STATUS_UNKNOWN_CODE);
+                return EXIT_STATUS_UNKNOWN_CODE;
         }
 
         if (WIFSIGNALED(ex->wait_status)) {
@@ -383,6 +413,8 @@ static int connect_helper(pid_t pid, struct bus_connection **ret) {
         return 0;
 }
 
+static void start_hangup_guardian(int pidfd, const struct engine_hangup_guard *g);
+
 /* The engine in this process. Returns 0 or an exit code; on success
  * *master is the new terminal's master (-1 for a dry run). */
 static int adopt_direct(int pidfd, unsigned short rows, unsigned short cols,
@@ -411,11 +443,70 @@ static int adopt_direct(int pidfd, unsigned short rows, unsigned short cols,
                 fprintf(stderr, "reptyrctl: out of memory\n");
                 return EXIT_FAILED;
         }
-        if (engine_run_isolated(ENGINE_JOB_ADOPT, pidfd, &opts, DIRECT_TIMEOUT_MS, o) < 0)
+        if (engine_run_isolated(ENGINE_JOB_ADOPT, pidfd, &opts, NULL, DIRECT_TIMEOUT_MS, o) < 0)
                 return log_engine_error(&o->err);
         *res = o->res;
+        if (!arg_dry_run)
+                start_hangup_guardian(pidfd, &res->hangup);
         *master = res->master_fd;
         return 0;
+}
+
+/* adopt --direct of a shell job: the job ignores SIGHUP until its old
+ * session is gone (see engine.h, engine_hangup_guard). A small process of
+ * our own waits for the old shell and session leader to exit, then gives
+ * the job its own SIGHUP action back, and ends; it ends as well when the
+ * job does. It holds nothing else: not our terminal, not the new master. */
+static void start_hangup_guardian(int pidfd, const struct engine_hangup_guard *g) {
+        int watch[ENGINE_HANGUP_MAX_WATCH];
+        size_t n = 0;
+        pid_t child;
+
+        if (!g->armed)
+                return;
+        child = fork();
+        if (child != 0)
+                return; /* on failure the job keeps ignoring SIGHUP: safe */
+        {
+                struct pollfd p[ENGINE_HANGUP_MAX_WATCH + 1];
+                struct engine_options opts = {0};
+                struct engine_outcome *o;
+                size_t running;
+                int null = open("/dev/null", O_RDWR | O_CLOEXEC), target;
+
+                if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 || dup2(null, 2) < 0)
+                        _exit(1);
+                target = fcntl(pidfd, F_DUPFD_CLOEXEC, 3);
+                /* Nothing of ours but the job's pidfd: the master above all,
+                 * or the new terminal would never hang up. */
+                if (target < 0 || dup2(target, 3) < 0)
+                        _exit(1);
+                (void)syscall(SYS_close_range, 4U, ~0U, 0U);
+                (void)setsid();
+                (void)engine_hangup_watch(g, watch, &n);
+                for (size_t i = 0; i < n; i++)
+                        p[i] = (struct pollfd){.fd = watch[i], .events = POLLIN};
+                p[n] = (struct pollfd){.fd = 3, .events = POLLIN};
+                for (running = n; running > 0;) {
+                        if (poll(p, n + 1, -1) < 0) {
+                                if (errno == EINTR)
+                                        continue;
+                                _exit(1);
+                        }
+                        if (p[n].revents)
+                                _exit(0); /* the job ended */
+                        for (size_t i = 0; i < n; i++)
+                                if (p[i].revents && p[i].fd >= 0) {
+                                        p[i].fd = -1;
+                                        running--;
+                                }
+                }
+                o = malloc(sizeof(*o));
+                _exit(o && engine_run_isolated(ENGINE_JOB_HANGUP_RELEASE, 3, &opts, g,
+                                               DIRECT_TIMEOUT_MS, o) == 0
+                              ? 0
+                              : 1);
+        }
 }
 
 /* The signals that end reptyrctl (the relay's fatal ones). While it waits
@@ -529,13 +620,175 @@ static int adopt_via_helper(pid_t pid, int pidfd, unsigned short rows, unsigned 
         return 0;
 }
 
+/* The adopted terminal, relayed here until the target (in session mode:
+ * the session's leader) exits. pidfd and proc_dirfd may be replaced (the
+ * leader's); the caller closes what they are on return. */
+static int relay_adopted(pid_t pid, const char *comm, int *pidfd_io, int *proc_dirfd_io,
+                         int master_fd, const struct handover_info *res) {
+        int pidfd = *pidfd_io, proc_dirfd = *proc_dirfd_io, r;
+        struct relay_exit ex;
+
+        if (!arg_quiet && arg_session)
+                fprintf(stderr,
+                        "reptyrctl: the session of %d (%s) on %s is now on this terminal; its "
+                        "shell does job control; end the session to return.\n",
+                        (int)pid, comm, res->tty);
+        else if (!arg_quiet)
+                fprintf(stderr,
+                        "reptyrctl: %d (%s) moved here from %s; ^Z suspends it, exit it to "
+                        "return.\n",
+                        (int)pid, comm, res->old_tty[0] ? res->old_tty : "no terminal");
+        /* Shown even with --quiet: without it the terminal just looks dead. */
+        if (res->was_stopped)
+                fprintf(stderr,
+                        "reptyrctl: %d (%s) was stopped and stays stopped; continue it with "
+                        "^Z then fg, or kill -CONT %d.\n",
+                        (int)pid, comm, (int)pid);
+
+        if (arg_session) {
+                /* The session lives as long as its leader (the shell): that
+                 * is whose end ends us, and whose status we pass on. */
+                pid_t leader = getsid(pid);
+                struct engine_error lerr;
+                int lfd = -1;
+                if (leader > 0 && engine_pidfd_open(leader, &lfd, &lerr) == 0) {
+                        close(pidfd);
+                        pidfd = *pidfd_io = lfd;
+                        pid = leader;
+                        if (proc_dirfd >= 0)
+                                close(proc_dirfd);
+                        *proc_dirfd_io = -1;
+                        if (proc_open(pidfd, pid, &proc_dirfd) < 0)
+                                proc_dirfd = -1;
+                        *proc_dirfd_io = proc_dirfd;
+                }
+        }
+        r = relay_run(master_fd, pidfd, proc_dirfd, !arg_session, &ex);
+        if (r < 0) {
+                fprintf(stderr,
+                        "reptyrctl: relaying the terminal of %d (%s) failed: %s; %d got a "
+                        "hangup\n",
+                        (int)pid, comm, strerror(-r), (int)pid);
+                return EXIT_FAILED;
+        }
+        return report_exit(pid, comm, &ex);
+}
+
+static struct handover_info handover_info_of(pid_t pid, const char *comm,
+                                             const struct engine_result *res) {
+        struct handover_info info = {
+                .pid = (int32_t)pid, .session = arg_session, .was_stopped = res->was_stopped};
+
+        snprintf(info.comm, sizeof(info.comm), "%s", comm);
+        snprintf(info.tty, sizeof(info.tty), "%s", res->tty);
+        snprintf(info.old_tty, sizeof(info.old_tty), "%s", res->old_tty);
+        return info;
+}
+
+/* adopt --tmux, before the target is touched: a new tmux window whose
+ * reptyrctl waits for the terminal we are about to adopt. */
+static int start_tmux_receiver(pid_t pid, struct handover_listener *l, int *ret_conn) {
+        char self[PATH_MAX], name[32], fallback[48], why[256];
+        ssize_t n;
+        int r;
+
+        n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+        if (n <= 0) {
+                fprintf(stderr, "reptyrctl: cannot find its own program: %m\n");
+                return EXIT_FAILED;
+        }
+        self[n] = '\0';
+        r = handover_listen(l);
+        if (r < 0) {
+                fprintf(stderr, "reptyrctl: cannot make a socket for tmux: %s\n", strerror(-r));
+                return EXIT_FAILED;
+        }
+        snprintf(name, sizeof(name), "adopted-%d", (int)pid);
+        snprintf(fallback, sizeof(fallback), "reptyr-%d", (int)pid);
+        char *cmd[] = {self, "handover-receive", l->path, arg_quiet ? "-q" : NULL, NULL};
+        r = tmux_start_window(arg_tmux_session, fallback, name, cmd, &tmux_win, why, sizeof(why));
+        if (r < 0) {
+                fprintf(stderr, "reptyrctl: %s; %d was not touched\n", why, (int)pid);
+                handover_close(l);
+                return EXIT_FAILED;
+        }
+        /* It connects as soon as it runs; tmux starts it at once. */
+        *ret_conn = handover_accept(l, TMUX_RECEIVER_TIMEOUT_MS);
+        if (*ret_conn < 0) {
+                fprintf(stderr,
+                        "reptyrctl: the reptyrctl in tmux window %s did not answer (%s); %d was "
+                        "not touched\n",
+                        tmux_win.target, strerror(-*ret_conn), (int)pid);
+                handover_close(l);
+                return EXIT_FAILED;
+        }
+        return 0;
+}
+
+/* adopt --tmux, once adopted: the terminal goes to the window's reptyrctl.
+ * Should that fail, it is relayed here rather than hung up. */
+static int hand_to_tmux(pid_t pid, const char *comm, const struct handover_info *info, int pidfd,
+                        int master_fd, struct handover_listener *l, int conn) {
+        int r = handover_send(conn, info, pidfd, master_fd, TMUX_RECEIVER_TIMEOUT_MS);
+
+        close(conn);
+        handover_close(l);
+        if (r < 0) {
+                _cleanup_close_ int own_pidfd = fcntl(pidfd, F_DUPFD_CLOEXEC, 3), dirfd = -1;
+
+                fprintf(stderr,
+                        "reptyrctl: handing %d (%s) to tmux window %s failed (%s); it stays "
+                        "here\n",
+                        (int)pid, comm, tmux_win.target, strerror(-r));
+                if (!isatty(STDIN_FILENO) || own_pidfd < 0)
+                        return EXIT_FAILED;
+                if (proc_open(own_pidfd, pid, &dirfd) < 0)
+                        dirfd = -1;
+                return relay_adopted(pid, comm, &own_pidfd, &dirfd, master_fd, info);
+        }
+        if (!arg_quiet) {
+                if (tmux_win.detached || !getenv("TMUX"))
+                        printf("%d (%s) is now in tmux window %s; attach with: tmux attach -t "
+                               "%s\n",
+                               (int)pid, comm, tmux_win.target, tmux_win.session);
+                else
+                        printf("%d (%s) is now in tmux window %s\n", (int)pid, comm,
+                               tmux_win.target);
+        }
+        return 0;
+}
+
+/* The reptyrctl that adopt --tmux starts in a new tmux window: waits for
+ * the adopted terminal and relays it in that window. */
+static int verb_handover_receive(char *path) {
+        _cleanup_close_ int pidfd = -1, master_fd = -1, proc_dirfd = -1;
+        struct handover_info info;
+        int r;
+
+        r = relay_block_signals();
+        if (r >= 0)
+                r = handover_receive(path, &info, &pidfd, &master_fd);
+        if (r == -EPIPE)
+                return EXIT_FAILED; /* adoption refused or cancelled: said there */
+        if (r < 0) {
+                fprintf(stderr, "reptyrctl: receiving the adopted terminal failed: %s\n",
+                        strerror(-r));
+                return EXIT_FAILED;
+        }
+        arg_session = info.session;
+        if (proc_open(pidfd, info.pid, &proc_dirfd) < 0)
+                proc_dirfd = -1;
+        return relay_adopted(info.pid, info.comm, &pidfd, &proc_dirfd, master_fd, &info);
+}
+
 static int verb_adopt(char *pid_arg) {
         struct engine_result res = {.master_fd = -1};
         struct engine_error err = {0};
         struct bus_adoption ad = {.master_fd = -1};
-        _cleanup_close_ int pidfd = -1, master_fd = -1;
+        _cleanup_close_ int pidfd = -1, master_fd = -1, proc_dirfd = -1, tmux_conn = -1;
+        struct handover_listener listener = {.fd = -1};
+        struct handover_info info;
         unsigned short rows = 0, cols = 0;
-        struct relay_exit ex;
         struct winsize ws;
         char comm[64];
         bool tty = isatty(STDIN_FILENO);
@@ -560,9 +813,14 @@ static int verb_adopt(char *pid_arg) {
                         (int)pid);
                 return EXIT_USAGE;
         }
+        if (arg_tmux && arg_dry_run) {
+                fprintf(stderr, "reptyrctl: --tmux and --dry-run do not go together\n");
+                return EXIT_USAGE;
+        }
         /* Refuse before the target is touched: after adoption there would be
-         * no terminal to hand it, and it would get a hangup. */
-        if (!arg_dry_run) {
+         * no terminal to hand it, and it would get a hangup. (With --tmux the
+         * terminal is tmux's, started below.) */
+        if (!arg_dry_run && !arg_tmux) {
                 if (!tty) {
                         fprintf(stderr,
                                 "reptyrctl: stdin is not a terminal; run reptyrctl adopt from "
@@ -581,6 +839,11 @@ static int verb_adopt(char *pid_arg) {
 
         if (engine_pidfd_open(pid, &pidfd, &err) < 0)
                 return log_engine_error(&err);
+        /* Pinned next to the pidfd: where its exit status is read while it
+         * is a zombie. Best effort: without it the status comes from the
+         * pidfd, on kernels that keep it. */
+        if (proc_open(pidfd, pid, &proc_dirfd) < 0)
+                proc_dirfd = -1;
         read_comm(pid, comm, sizeof comm);
 
         if (tty && ioctl(STDIN_FILENO, TIOCGWINSZ, &ws) == 0) {
@@ -588,10 +851,20 @@ static int verb_adopt(char *pid_arg) {
                 cols = ws.ws_col;
         }
 
+        if (arg_tmux) {
+                /* The window's own size is forwarded once it relays. */
+                rows = cols = 0;
+                r = start_tmux_receiver(pid, &listener, &tmux_conn);
+                if (r != 0)
+                        return r;
+        }
         r = arg_direct ? adopt_direct(pidfd, rows, cols, &res, &master_fd)
                        : adopt_via_helper(pid, pidfd, rows, cols, &ad, &res, &master_fd);
-        if (r != 0)
+        if (r != 0) {
+                /* The window's reptyrctl sees end-of-file and ends. */
+                handover_close(&listener);
                 return r;
+        }
 
         if (arg_dry_run) {
                 print_dry_run(&res, comm);
@@ -603,44 +876,11 @@ static int verb_adopt(char *pid_arg) {
                 return EXIT_FAILED;
         }
 
-        if (!arg_quiet && arg_session)
-                fprintf(stderr,
-                        "reptyrctl: the session of %d (%s) on %s is now on this terminal; its "
-                        "shell does job control; end the session to return.\n",
-                        (int)pid, comm, res.tty);
-        else if (!arg_quiet)
-                fprintf(stderr,
-                        "reptyrctl: %d (%s) moved here from %s; ^Z suspends it, exit it to "
-                        "return.\n",
-                        (int)pid, comm, res.old_tty[0] ? res.old_tty : "no terminal");
-        /* Shown even with --quiet: without it the terminal just looks dead. */
-        if (res.was_stopped)
-                fprintf(stderr,
-                        "reptyrctl: %d (%s) was stopped and stays stopped; continue it with "
-                        "^Z then fg, or kill -CONT %d.\n",
-                        (int)pid, comm, (int)pid);
-
-        if (arg_session) {
-                /* The session lives as long as its leader (the shell): that
-                 * is whose end ends us, and whose status we pass on. */
-                pid_t leader = getsid(pid);
-                struct engine_error lerr;
-                int lfd = -1;
-                if (leader > 0 && engine_pidfd_open(leader, &lfd, &lerr) == 0) {
-                        close(pidfd);
-                        pidfd = lfd;
-                        pid = leader;
-                }
-        }
-        r = relay_run(master_fd, pidfd, !arg_session, &ex);
-        if (r < 0) {
-                fprintf(stderr,
-                        "reptyrctl: relaying the terminal of %d (%s) failed: %s; %d got a "
-                        "hangup\n",
-                        (int)pid, comm, strerror(-r), (int)pid);
-                return EXIT_FAILED;
-        }
-        return report_exit(pid, comm, &ex);
+        info = handover_info_of(pid, comm, &res);
+        if (arg_tmux)
+                return hand_to_tmux(pid, comm, &info, pidfd, master_fd, &listener,
+                                    TAKE_FD(tmux_conn));
+        return relay_adopted(pid, comm, &pidfd, &proc_dirfd, master_fd, &info);
 }
 
 /* Whether the kernel would let us ptrace-attach to the target, found out
@@ -744,6 +984,123 @@ static int verb_inspect(char *pid_arg) {
         return fflush(stdout) == 0 ? 0 : EXIT_FAILED;
 }
 
+/* The command of `pty`, in the child: REPTYR_PTY names the new terminal;
+ * with --stdio, it runs in a session of its own with that terminal as its
+ * controlling terminal and stdio. Never returns. */
+static _Noreturn void exec_on_pty(char **cmd, const char *slave_name) {
+        sigset_t none;
+
+        /* Signals the relay blocked are the command's own business. */
+        sigemptyset(&none);
+        (void)sigprocmask(SIG_SETMASK, &none, NULL);
+        if (setenv("REPTYR_PTY", slave_name, 1) < 0)
+                _exit(127);
+        if (arg_stdio) {
+                int fd;
+                if (setsid() < 0)
+                        _exit(127);
+                /* A session leader without a terminal opening one without
+                 * O_NOCTTY makes it its controlling terminal. */
+                fd = open(slave_name, O_RDWR);
+                if (fd < 0 || dup2(fd, 0) < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0)
+                        _exit(127);
+                if (fd > 2)
+                        close(fd);
+        }
+        execvp(cmd[0], cmd);
+        fprintf(stderr, "reptyrctl: cannot run %s: %m\n", cmd[0]);
+        _exit(127);
+}
+
+/* reptyrctl pty [--stdio] [-- COMMAND...]: a new pseudo-terminal, its name
+ * printed, relayed here (as the classic reptyr -l / -L). */
+static int verb_pty(char **cmd, int n_cmd) {
+        _cleanup_close_ int master = -1, pidfd = -1, proc_dirfd = -1;
+        char name[64];
+        struct termios tio;
+        struct winsize ws;
+        struct relay_exit ex;
+        pid_t child = 0;
+        int r;
+
+        if (!isatty(STDIN_FILENO)) {
+                fprintf(stderr, "reptyrctl: stdin is not a terminal; run reptyrctl pty from the "
+                                "terminal to relay it to\n");
+                return EXIT_USAGE;
+        }
+        if (arg_stdio && n_cmd == 0) {
+                fprintf(stderr, "reptyrctl: pty --stdio needs a command to run on the new "
+                                "terminal (reptyrctl pty --stdio -- COMMAND...)\n");
+                return EXIT_USAGE;
+        }
+        master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+        if (master < 0 || grantpt(master) < 0 || unlockpt(master) < 0 ||
+            ptsname_r(master, name, sizeof(name)) != 0) {
+                fprintf(stderr, "reptyrctl: cannot create a pseudo-terminal: %m\n");
+                return EXIT_FAILED;
+        }
+        /* Our terminal's modes and size, as a new terminal window would. */
+        if (tcgetattr(STDIN_FILENO, &tio) == 0)
+                (void)tcsetattr(master, TCSANOW, &tio);
+        if (ioctl(STDIN_FILENO, TIOCGWINSZ, &ws) == 0)
+                (void)ioctl(master, TIOCSWINSZ, &ws);
+        printf("%s\n", name);
+        fflush(stdout);
+        r = relay_block_signals();
+        if (r < 0) {
+                fprintf(stderr, "reptyrctl: cannot block signals: %s\n", strerror(-r));
+                return EXIT_FAILED;
+        }
+        if (n_cmd > 0) {
+                child = fork();
+                if (child < 0) {
+                        fprintf(stderr, "reptyrctl: cannot start %s: %m\n", cmd[0]);
+                        return EXIT_FAILED;
+                }
+                if (child == 0)
+                        exec_on_pty(cmd, name);
+                pidfd = (int)syscall(SYS_pidfd_open, child, 0);
+                if (pidfd < 0 || proc_open(pidfd, child, &proc_dirfd) < 0)
+                        proc_dirfd = -1;
+        }
+        if (!arg_quiet)
+                fprintf(stderr,
+                        n_cmd > 0 ? "reptyrctl: %s (REPTYR_PTY) is relayed here until %s exits\n"
+                                  : "reptyrctl: %s (REPTYR_PTY) is relayed here until the last "
+                                    "program using it closes it\n",
+                        name, n_cmd > 0 ? cmd[0] : "");
+        r = relay_run(master, pidfd, proc_dirfd, false, &ex);
+        if (r < 0) {
+                fprintf(stderr, "reptyrctl: relaying %s failed: %s\n", name, strerror(-r));
+                return EXIT_FAILED;
+        }
+        if (n_cmd == 0 || ex.end != RELAY_TARGET_EXITED)
+                return 0;
+        return report_exit(child, cmd[0], &ex);
+}
+
+/* What the process picker of reptyr-terminal shows, from the same code. */
+static int verb_list(int n_extra) {
+        struct proclist list;
+        int r;
+
+        if (n_extra > 0) {
+                fprintf(stderr, "reptyrctl: list takes no PID; see reptyrctl --help\n");
+                return EXIT_USAGE;
+        }
+        r = proclist_collect(arg_all ? PROCLIST_ALL : 0, &list);
+        if (r < 0) {
+                fprintf(stderr, "reptyrctl: cannot read /proc: %s\n", strerror(-r));
+                return EXIT_FAILED;
+        }
+        if (arg_json)
+                proclist_print_json(&list, stdout);
+        else
+                proclist_print_table(&list, stdout);
+        proclist_free(&list);
+        return fflush(stdout) == 0 ? 0 : EXIT_FAILED;
+}
+
 static const struct verb {
         const char *name;
         int n_args;
@@ -751,19 +1108,27 @@ static const struct verb {
 } verbs[] = {
         {"adopt", 1, verb_adopt},
         {"inspect", 1, verb_inspect},
+        /* Internal: the receiving end of adopt --tmux. */
+        {"handover-receive", 1, verb_handover_receive},
 };
 
 int main(int argc, char *argv[]) {
-        char *args[argc > 0 ? argc : 1];
+        char *args[argc + 1];
         int n_args, r;
 
         r = parse_argv(argc, argv, args, &n_args);
         if (r != 0)
                 return r > 0 ? 0 : -r;
+        args[n_args] = NULL; /* pty's command line is an argv */
         if (n_args == 0) {
                 fprintf(stderr, "reptyrctl: missing command; see reptyrctl --help\n");
                 return EXIT_USAGE;
         }
+        /* pty takes a command line, not a PID. */
+        if (streq(args[0], "pty"))
+                return verb_pty(args + 1, n_args - 1);
+        if (streq(args[0], "list"))
+                return verb_list(n_args - 1);
         for (size_t i = 0; i < ELEMENTSOF(verbs); i++) {
                 if (!streq(args[0], verbs[i].name))
                         continue;

@@ -61,7 +61,8 @@ static int send_outcome(int sock, const struct engine_outcome *out) {
 }
 
 static _Noreturn void worker_main(enum engine_job job, int pidfd, int sock,
-                                  const struct engine_options *opts) {
+                                  const struct engine_options *opts,
+                                  const struct engine_hangup_guard *guard) {
         static struct engine_outcome out;
         struct engine_options o = *opts;
         int p, s;
@@ -74,6 +75,11 @@ static _Noreturn void worker_main(enum engine_job job, int pidfd, int sock,
         if (p < 0 || s < 0 || dup3(p, 3, O_CLOEXEC) < 0 || dup3(s, 4, O_CLOEXEC) < 0)
                 _exit(127);
         (void)syscall(SYS_close_range, 5U, ~0U, 0U);
+        /* The engine waits for its tracees' stops and exits: SIGCHLD must
+         * be plain, whatever the parent made of it (reptyrd lets the kernel
+         * reap its workers, SA_NOCLDWAIT, which would hide a tracee's exit
+         * status from us). */
+        (void)sigaction(SIGCHLD, &(struct sigaction){.sa_handler = SIG_DFL}, NULL);
         worker_sock = 4;
         worker_next_proceed = o.proceed;
         o.proceed = worker_proceed;
@@ -82,6 +88,8 @@ static _Noreturn void worker_main(enum engine_job job, int pidfd, int sock,
         out.res.master_fd = -1;
         if (job == ENGINE_JOB_PROBE)
                 out.r = engine_session_probe(3, &out.session, &out.err);
+        else if (job == ENGINE_JOB_HANGUP_RELEASE)
+                out.r = guard ? engine_hangup_release(3, guard, &o, &out.err) : -EINVAL;
         else
                 out.r = engine_adopt(3, &o, &out.res, &out.err);
         if (job == ENGINE_JOB_INSPECT && out.r == 0) {
@@ -96,7 +104,7 @@ static _Noreturn void worker_main(enum engine_job job, int pidfd, int sock,
 /* ---- the parent's side ---- */
 
 int engine_worker_start(enum engine_job job, int pidfd, const struct engine_options *opts,
-                        struct engine_worker *w) {
+                        const struct engine_hangup_guard *guard, struct engine_worker *w) {
         int sv[2];
         pid_t pid;
 
@@ -112,7 +120,7 @@ int engine_worker_start(enum engine_job job, int pidfd, const struct engine_opti
         }
         if (pid == 0) {
                 close(sv[0]);
-                worker_main(job, pidfd, sv[1], opts);
+                worker_main(job, pidfd, sv[1], opts, guard);
         }
         close(sv[1]);
         w->pid = pid;
@@ -215,12 +223,13 @@ void engine_worker_free(struct engine_worker *w) {
 }
 
 int engine_run_isolated(enum engine_job job, int pidfd, const struct engine_options *opts,
-                        unsigned timeout_ms, struct engine_outcome *out) {
+                        const struct engine_hangup_guard *guard, unsigned timeout_ms,
+                        struct engine_outcome *out) {
         struct engine_worker w;
         struct pollfd p;
         int r;
 
-        r = engine_worker_start(job, pidfd, opts, &w);
+        r = engine_worker_start(job, pidfd, opts, guard, &w);
         if (r < 0) {
                 memset(out, 0, sizeof(*out));
                 out->res.master_fd = -1;

@@ -25,6 +25,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <linux/kcmp.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -39,6 +40,7 @@
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "engine-internal.h"
@@ -180,11 +182,14 @@ int engine_pidfd_to_pid(int pidfd, pid_t *ret) {
 
 /* Layout of our scratch page in the target. */
 enum {
-        SCR_PTMX = 0,     /* "/dev/ptmx" */
-        SCR_DEVTTY = 16,  /* "/dev/tty" */
-        SCR_EVENT = 48,   /* struct epoll_event (packed or not) */
-        SCR_ACT_IGN = 64, /* kernel sigaction with SIG_IGN */
-        SCR_ACT_OLD = 128,
+        SCR_PTMX = 0,      /* "/dev/ptmx" */
+        SCR_DEVTTY = 16,   /* "/dev/tty" */
+        SCR_EVENT = 48,    /* struct epoll_event (packed or not) */
+        SCR_SIGSET = 64,   /* a sigset of one signal */
+        SCR_ZERO_TS = 80,  /* a zero timeout (16 zero bytes) */
+        SCR_PGID = 96,     /* a pid_t for TIOCSPGRP */
+        SCR_ACT_NEW = 128, /* struct sigaction in the target's layout */
+        SCR_ACT_OLD = 192,
         SCR_SIGINFO = 256,
 };
 
@@ -271,7 +276,9 @@ struct adoption {
         size_t n_ep;
 
         struct tracee t;
-        bool frozen;
+        bool seized;       /* attached (maybe not stopped) */
+        bool frozen;       /* every thread stopped */
+        bool remote_ready; /* registers saved: remote calls possible */
         struct remote r;
 
         long t_master;
@@ -288,6 +295,16 @@ struct adoption {
         bool ctty_set;
         struct pinning pin;
         unsigned step;
+
+        /* Its parent, when that is a process of the old session in another
+         * process group: the shell that runs it as a job. */
+        pid_t parent;
+        struct proc_stat parent_stat;
+        bool notify_stop; /* show the old shell its job stop (see engine_result) */
+        /* The new terminal's size: the target is shown a real resize
+         * while we still hold it (see resize_new_tty()). */
+        struct winsize old_ws, final_ws;
+        bool committed;
 };
 
 /* A checkpoint between two steps of the recipe. Tests inject faults here:
@@ -302,6 +319,11 @@ static int checkpoint(struct adoption *a) {
                 return 0;
         case ENGINE_FAULT_FAIL:
                 return -EIO;
+        case ENGINE_FAULT_KILL_TRACER:
+                /* What a crash or `kill -9` of the adopter does: the
+                 * kernel detaches every thread, whatever state it is in. */
+                (void)raise(SIGKILL);
+                return 0;
         default:
                 return 0;
         }
@@ -325,6 +347,24 @@ static int step_error(struct adoption *a, const char *what, long r) {
                 a->noreturn && !a->leader
                         ? "it is back on its old terminal, but now runs in a session of its own"
                         : "the process was left as it was");
+}
+
+/* The caller's last word before the first step that cannot be undone. */
+static int proceed(struct adoption *a) {
+        int r;
+
+        if (!a->opts->proceed)
+                return 0;
+        r = a->opts->proceed(a->opts->userdata, a->err);
+        if (r >= 0)
+                return 0;
+        if (a->err->message[0] == '\0')
+                engine_fail(a->err, ENGINE_ERR_FAILED, r,
+                            "the adoption of %d (%s) was called off; it was left as it was",
+                            (int)a->pid, a->stat.comm);
+        if (a->err->kind == ENGINE_OK)
+                a->err->kind = ENGINE_ERR_FAILED;
+        return r;
 }
 
 dev_t engine_tty_nr_to_dev(unsigned tty_nr) {
@@ -406,44 +446,48 @@ bool engine_is_self_or_ancestor(pid_t pid) {
 /* Other processes in the target's process group (and, for a session
  * leader, in its session): moving only the target would split them from
  * their terminal. Lists up to a few of them in `names`. */
+struct companions {
+        struct adoption *a;
+        char *names;
+        size_t size, used;
+        int count;
+};
+
+static int companion_cb(pid_t p, int dirfd, void *userdata) {
+        struct companions *c = userdata;
+        char name[16];
+        _cleanup_close_ int pd = -1;
+        struct proc_stat st;
+
+        if (p == c->a->pid)
+                return 0;
+        snprintf(name, sizeof(name), "%d", (int)p);
+        pd = openat(dirfd, name, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (pd < 0 || proc_read_stat(pd, &st) < 0)
+                return 0;
+        if (st.pgrp != c->a->stat.pgrp && !(c->a->leader && st.session == c->a->stat.session))
+                return 0;
+        if (c->count < 4 && c->used < c->size) {
+                int w = snprintf(c->names + c->used, c->size - c->used, "%s%d (%s)",
+                                 c->count ? ", " : "", (int)p, st.comm);
+                if (w > 0)
+                        c->used += (size_t)w;
+        }
+        c->count++;
+        return 0;
+}
+
 static int find_companions(struct adoption *a, char *names, size_t size) {
-        _cleanup_close_ int fd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        DIR *d;
-        struct dirent *de;
-        int count = 0;
-        size_t used = 0;
+        struct companions c = {.a = a, .names = names, .size = size};
+        int r;
 
         names[0] = '\0';
-        if (fd < 0)
-                return -errno;
-        d = fdopendir(fd);
-        if (!d)
-                return -errno;
-        fd = -1;
-        while ((de = readdir(d))) {
-                pid_t p = proc_name_to_pid(de->d_name);
-                _cleanup_close_ int pd = -1;
-                struct proc_stat st;
-
-                if (p < 0 || p == a->pid)
-                        continue;
-                pd = openat(dirfd(d), de->d_name, O_PATH | O_DIRECTORY | O_CLOEXEC);
-                if (pd < 0 || proc_read_stat(pd, &st) < 0)
-                        continue;
-                if (st.pgrp != a->stat.pgrp && !(a->leader && st.session == a->stat.session))
-                        continue;
-                if (count < 4 && used < size) {
-                        int w = snprintf(names + used, size - used, "%s%d (%s)", count ? ", " : "",
-                                         (int)p, st.comm);
-                        if (w > 0)
-                                used += (size_t)w;
-                }
-                count++;
-        }
-        closedir(d);
-        if (count > 4 && used < size)
-                snprintf(names + used, size - used, " and %d more", count - 4);
-        return count;
+        r = proc_for_each_pid(AT_FDCWD, "/proc", companion_cb, &c);
+        if (r < 0)
+                return r;
+        if (c.count > 4 && c.used < size)
+                snprintf(names + c.used, size - c.used, " and %d more", c.count - 4);
+        return c.count;
 }
 
 /* Children of the frozen target that are still in its process group: the
@@ -476,7 +520,7 @@ static int frozen_children_in_group(struct adoption *a) {
 
 /* The word size of a process from the layout of its auxiliary vector
  * (pairs of words, ending with a zero type): 8 or 4, 0 if neither fits. */
-static unsigned auxv_word_size(const unsigned char *buf, size_t len) {
+unsigned engine_auxv_word_size(const unsigned char *buf, size_t len) {
         for (unsigned w = 8; w >= 4; w -= 4) {
                 for (size_t off = 0; off + 2 * w <= len; off += 2 * w) {
                         uint64_t type = 0;
@@ -498,7 +542,7 @@ static unsigned auxv_word_size(const unsigned char *buf, size_t len) {
 static int check_personality(struct adoption *a) {
         unsigned char buf[4096];
         ssize_t n = proc_read(a->dirfd, "auxv", (char *)buf, sizeof(buf));
-        unsigned w = n > 0 ? auxv_word_size(buf, (size_t)n) : 0;
+        unsigned w = n > 0 ? engine_auxv_word_size(buf, (size_t)n) : 0;
 
         if (w == 0)
                 return 0;
@@ -682,15 +726,55 @@ static int inspect(struct adoption *a) {
 
 /* ---- freeze ---- */
 
+/* Why a thread did not stop in time, for the error message. */
+static int stuck_error(struct adoption *a, const struct tracee *t, pid_t pid, const char *comm,
+                       const char *role) {
+        const char *why = t->stuck_state == 'D' ? "is in an uninterruptible wait" : "did not stop";
+        return engine_fail(
+                a->err, ENGINE_ERR_BUSY, -EBUSY,
+                "thread %d of process %d (%s)%s %s (state %c, wchan %s): it may be waiting for "
+                "a vfork()ed child or for a slow filesystem; nothing was changed; try again "
+                "when it has moved on",
+                (int)t->stuck_tid, (int)pid, comm, role, why, t->stuck_state, t->stuck_wchan);
+}
+
+static long rcall(struct adoption *a, enum arch_sys sys, uint64_t a0, uint64_t a1, uint64_t a2,
+                  uint64_t a3);
+
+/* The shell that runs the target as a job: its parent, in the same session
+ * but another process group. A job that is the old terminal's foreground
+ * job is shown to stop (notify_stop), as for ^Z, so that the shell takes
+ * its terminal back and prompts again. */
+static void find_parent_shell(struct adoption *a) {
+        char path[32];
+        _cleanup_close_ int d = -1;
+
+        a->parent = 0;
+        a->notify_stop = false;
+        if (a->leader || a->stat.ppid <= 1)
+                return;
+        snprintf(path, sizeof(path), "/proc/%d", (int)a->stat.ppid);
+        d = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (d < 0 || proc_read_stat(d, &a->parent_stat) < 0)
+                return;
+        if (a->parent_stat.session != a->stat.session || a->parent_stat.pgrp == a->stat.pgrp)
+                return;
+        a->parent = a->stat.ppid;
+        a->notify_stop = !a->t.was_stopped && a->ctty && a->stat.tpgid == a->stat.pgrp;
+}
+
 static int freeze(struct adoption *a) {
         unsigned opts = PTRACE_O_TRACESYSGOOD | PTRACE_O_TRACECLONE | PTRACE_O_TRACEEXEC;
         _cleanup_free_ struct proc_fd *fds = NULL;
         struct proc_stat st;
         ssize_t n;
+        long v;
         int r, child;
 
         if (a->status.seccomp != 0)
                 opts |= PTRACE_O_SUSPEND_SECCOMP;
+        /* Attach without stopping anything: until the permission check
+         * below has passed, the target must not notice us at all. */
         r = tracee_seize(&a->t, a->pid, a->dirfd, opts);
         if (r == -EBUSY)
                 return engine_fail(
@@ -713,22 +797,59 @@ static int freeze(struct adoption *a) {
         if (r == -ESRCH || a->t.gone)
                 return gone_error(a);
         if (r < 0)
+                return step_error(a, "attaching to it", r);
+        a->seized = true;
+
+        /* Attached, it can no longer exec a program unnoticed (the exec
+         * would stop it before the program runs). Look at it again and
+         * decide once more: it may have exec'd a setuid program since it
+         * was inspected. */
+        if (!proc_pidfd_alive(a->pidfd))
+                return gone_error(a);
+        r = proc_read_stat(a->dirfd, &st);
+        if (r < 0 || st.starttime != a->stat.starttime)
+                return gone_error(a);
+        r = proc_read_status(a->dirfd, &a->status);
+        if (r < 0)
+                return gone_error(a);
+        r = verify(a);
+        if (r < 0)
+                return r;
+        if ((r = checkpoint(a)) < 0)
+                return step_error(a, "stopping it", r);
+
+        /* Allowed: now stop it. */
+        r = tracee_interrupt(&a->t, a->opts->stop_timeout_ms);
+        if (r == -ETIMEDOUT)
+                return stuck_error(a, &a->t, a->pid, a->stat.comm, "");
+        if (r == -ESTALE)
+                return engine_fail(a->err, ENGINE_ERR_TARGET_GONE, -ESTALE,
+                                   "process %d (%s) started another program while it was being "
+                                   "adopted; nothing was changed; adopt it again if it should be",
+                                   (int)a->pid, a->stat.comm);
+        if (r == -ENOBUFS)
+                return engine_fail(a->err, ENGINE_ERR_BUSY, r,
+                                   "process %d (%s) is receiving a flood of signals; nothing was "
+                                   "changed; try again later",
+                                   (int)a->pid, a->stat.comm);
+        if (r == -ESRCH || a->t.gone)
+                return gone_error(a);
+        if (r < 0)
                 return step_error(a, "stopping it", r);
         a->frozen = true;
         a->res->was_stopped = a->t.was_stopped;
         a->res->threads = (unsigned)a->t.n_threads;
 
-        /* Now that it cannot change any more, make sure it is still the
-         * process we inspected and look at it again: the fds we move and
-         * the epoll registrations are taken from this frozen view. */
-        if (!proc_pidfd_alive(a->pidfd))
-                return gone_error(a);
+        /* Now that it cannot change any more, look at it again: the fds we
+         * move and the epoll registrations are taken from this frozen
+         * view. */
         r = proc_read_stat(a->dirfd, &st);
         if (r < 0 || st.starttime != a->stat.starttime)
                 return gone_error(a);
         a->stat = st;
         a->ctty = st.tty_nr ? engine_tty_nr_to_dev(st.tty_nr) : 0;
         a->leader = st.session == a->pid;
+        find_parent_shell(a);
         child = frozen_children_in_group(a);
         if (child > 0)
                 return engine_fail(
@@ -739,11 +860,6 @@ static int freeze(struct adoption *a) {
         r = proc_read_status(a->dirfd, &a->status);
         if (r < 0)
                 return gone_error(a);
-        /* Again, now that it cannot change: it may have exec'd a setuid
-         * program since it was inspected. */
-        r = verify(a);
-        if (r < 0)
-                return r;
         n = proc_list_fds(a->dirfd, &fds);
         if (n < 0)
                 return gone_error(a);
@@ -765,9 +881,6 @@ static int freeze(struct adoption *a) {
                         a->ep[a->n_ep++] = (struct epoll_fix){.epfd = w[k].epfd, .e = w[k].e};
         }
 
-        r = tracee_block_signals(&a->t);
-        if (r < 0)
-                return step_error(a, "blocking its signals", r);
         r = remote_init(&a->r, &a->t);
         if (r == -ENOEXEC)
                 return engine_fail(
@@ -781,6 +894,12 @@ static int freeze(struct adoption *a) {
                                    (int)a->pid, a->stat.comm);
         if (r < 0)
                 return step_error(a, "reading its registers", r);
+        a->remote_ready = true;
+        /* Its pid as it sees itself: what its own signals carry. */
+        v = rcall(a, ARCH_SYS_GETPID, 0, 0, 0, 0);
+        if (remote_failed(v))
+                return a->t.gone ? gone_error(a) : step_error(a, "asking its pid", v);
+        a->t.self_pid = (pid_t)v;
         /* The auxiliary vector said one word size, the registers must say
          * the same: an x32 task has 32-bit words but x86_64 registers, and
          * needs syscall numbers this build does not have. */
@@ -817,14 +936,6 @@ static int build_pty(struct adoption *a) {
         s = a->r.scratch;
         memcpy(data + SCR_PTMX, "/dev/ptmx", 10);
         memcpy(data + SCR_DEVTTY, "/dev/tty", 9);
-        /* A kernel sigaction starts with the handler word in every ABI. */
-        if (a->r.pers->word_size == 8) {
-                uint64_t ign = (uint64_t)(uintptr_t)SIG_IGN;
-                memcpy(data + SCR_ACT_IGN, &ign, 8);
-        } else {
-                uint32_t ign = (uint32_t)(uintptr_t)SIG_IGN;
-                memcpy(data + SCR_ACT_IGN, &ign, 4);
-        }
         r = remote_write(&a->r, s, data, sizeof(data));
         if (r < 0)
                 return step_error(a, "writing scratch memory", r);
@@ -886,6 +997,13 @@ static int build_pty(struct adoption *a) {
                 }
                 a->term[i].slave = (int)k;
         }
+        /* The target needs its copy of the master no more. Ours is then the
+         * only one: should we die from here on, the new terminal dies with
+         * us, which the target hears as a hangup, instead of sitting on a
+         * pty whose master only it holds and nobody can reach. */
+        v = rcall(a, ARCH_SYS_CLOSE, (uint64_t)a->t_master, 0, 0, 0);
+        if (!remote_failed(v))
+                a->t_master = -1;
         return 0;
 }
 
@@ -909,12 +1027,15 @@ static void configure_pty(struct adoption *a) {
                 (void)ioctl(old, TIOCGWINSZ, &ws);
                 close(old);
         }
+        a->old_ws = ws;
         if (a->opts->rows && a->opts->cols) {
                 ws.ws_row = a->opts->rows;
                 ws.ws_col = a->opts->cols;
         }
-        if (ws.ws_row && ws.ws_col)
-                (void)ioctl(a->master, TIOCSWINSZ, &ws);
+        /* The size is not set yet: the new pty stays 0x0 until it is the
+         * target's terminal, so that setting it then is a change the
+         * kernel signals (SIGWINCH to its foreground group). */
+        a->final_ws = ws;
         if (ioctl(a->master, TIOCGPTN, &n) == 0)
                 snprintf(a->res->tty, sizeof(a->res->tty), "/dev/pts/%u", n);
 }
@@ -979,23 +1100,126 @@ static int move_fds(struct adoption *a) {
         return 0;
 }
 
-static bool signal_pending(const struct adoption *a, int sig) {
-        uint64_t bit = 1ULL << (sig - 1);
-        return (a->status.sig_pnd | a->status.shd_pnd) & bit;
+/* A session leader giving up its controlling terminal (TIOCNOTTY) makes the
+ * kernel send SIGHUP and SIGCONT to the terminal's foreground group, i.e. to
+ * the target itself, in its own name. They are ours, not the target's: they
+ * are dropped when its next resume dequeues them (a cheap call makes that
+ * happen at once), never re-queued. The target's own SIGHUP action is not
+ * touched. The SIGCONT's side effect, waking a stopped group, already
+ * happened: `restop` puts the stop back. */
+static uint64_t pending_signals(struct adoption *a) {
+        struct proc_status st;
+
+        if (proc_read_status(a->dirfd, &st) < 0)
+                return 0;
+        return st.sig_pnd | st.shd_pnd;
 }
 
-/* Drop one instance of `sig` that our own action queued (it is blocked, so
- * the kernel queued it even if ignored): setting SIG_IGN discards pending
- * instances; then the target's own action is put back. */
-static int discard_signal(struct adoption *a, int sig) {
-        uint64_t s = a->r.scratch;
+static void arm_drop_own_hangup(struct adoption *a) {
+        /* Already pending, the kernel's instance merges into the target's
+         * own one: then there is nothing of ours to drop. */
+        uint64_t before = pending_signals(a);
+
+        a->t.drop_pending = 0;
+        if (!(before & (1ULL << (SIGHUP - 1))))
+                a->t.drop_pending |= 1U << (SIGHUP - 1);
+        if (!(before & (1ULL << (SIGCONT - 1))))
+                a->t.drop_pending |= 1U << (SIGCONT - 1);
+}
+
+/* After the TIOCNOTTY: a cheap call lets the work thread dequeue what it
+ * does not block (dropped in the signal-delivery stop). What it blocks
+ * stays queued; it is taken out with a zero-timeout sigtimedwait, and put
+ * back should it not be ours after all. */
+static void drop_own_hangup(struct adoption *a) {
+        static const int sigs[] = {SIGHUP, SIGCONT};
+
+        (void)rcall(a, ARCH_SYS_GETPID, 0, 0, 0, 0);
+        for (size_t i = 0; i < ELEMENTSOF(sigs) && !a->t.gone; i++) {
+                uint64_t set = 1ULL << (sigs[i] - 1);
+                siginfo_t si;
+                int32_t code, sender;
+                long v;
+
+                if (!(a->t.drop_pending & (1U << (sigs[i] - 1))))
+                        continue;
+                if (remote_write(&a->r, a->r.scratch + SCR_SIGSET, &set, sizeof(set)) < 0)
+                        continue;
+                v = remote_syscall(&a->r, ARCH_SYS_RT_SIGTIMEDWAIT, a->r.scratch + SCR_SIGSET,
+                                   a->r.scratch + SCR_SIGINFO, a->r.scratch + SCR_ZERO_TS, 8, 0, 0);
+                if (remote_failed(v) ||
+                    remote_read(&a->r, a->r.scratch + SCR_SIGINFO, &si, sizeof(si)) < 0)
+                        continue;
+                /* si_code is the third int in every ABI; si_pid follows the
+                 * header, which 64-bit ABIs pad to 16 bytes. */
+                memcpy(&code, (const char *)&si + 8, 4);
+                memcpy(&sender, (const char *)&si + (a->r.pers->word_size == 4 ? 12 : 16), 4);
+                if (code != SI_USER || sender != a->t.self_pid) {
+                        /* Someone else's: it goes back before we leave. */
+                        if (a->t.n_deferred < TRACEE_MAX_DEFERRED)
+                                a->t.deferred[a->t.n_deferred++] = si;
+                }
+        }
+        a->t.drop_pending = 0;
+}
+
+static unsigned long long starttime_of(pid_t pid) {
+        char path[32];
+        _cleanup_close_ int d = -1;
+        struct proc_stat st;
+
+        snprintf(path, sizeof(path), "/proc/%d", (int)pid);
+        d = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (d < 0 || proc_read_stat(d, &st) < 0)
+                return 0;
+        return st.starttime;
+}
+
+/* See struct engine_hangup_guard: SIGHUP ignored while the old shell may
+ * still send its jobs one. Best effort: on failure the target keeps its own
+ * action and the guard stays unarmed. */
+static void arm_hangup_guard(struct adoption *a) {
+        struct engine_hangup_guard *g = &a->res->hangup;
+        unsigned w = a->r.pers->word_size;
+        size_t len = w == 4 ? 20 : 32; /* handler, flags, restorer, 64-bit mask */
+        unsigned char act[32] = {0}, old[32] = {0};
+        uint64_t ign = (uint64_t)(uintptr_t)SIG_IGN, handler = 0;
+        pid_t sid = a->stat.session;
         long v;
 
-        v = rcall(a, ARCH_SYS_RT_SIGACTION, (uint64_t)sig, s + SCR_ACT_IGN, s + SCR_ACT_OLD, 8);
+        memcpy(act, &ign, w);
+        if (remote_write(&a->r, a->r.scratch + SCR_ACT_NEW, act, len) < 0)
+                return;
+        v = rcall(a, ARCH_SYS_RT_SIGACTION, SIGHUP, a->r.scratch + SCR_ACT_NEW,
+                  a->r.scratch + SCR_ACT_OLD, 8);
         if (remote_failed(v))
-                return (int)v;
-        v = rcall(a, ARCH_SYS_RT_SIGACTION, (uint64_t)sig, s + SCR_ACT_OLD, 0, 8);
-        return remote_failed(v) ? (int)v : 0;
+                return;
+        if (remote_read(&a->r, a->r.scratch + SCR_ACT_OLD, old, len) < 0) {
+                /* What it had is unknown: ignoring is the lesser harm. */
+                return;
+        }
+        memcpy(&handler, old, w);
+        if (handler == ign) {
+                /* It ignores hangups already: exactly its own action back. */
+                (void)rcall(a, ARCH_SYS_RT_SIGACTION, SIGHUP, a->r.scratch + SCR_ACT_OLD, 0, 8);
+                return;
+        }
+        *g = (struct engine_hangup_guard){
+                .armed = true,
+                .word_size = w,
+                .saved_len = len,
+                .starttime = a->stat.starttime,
+        };
+        memcpy(g->saved, old, len);
+        g->watch[g->n_watch] = a->parent;
+        g->watch_starttime[g->n_watch++] = a->parent_stat.starttime;
+        if (sid > 1 && sid != a->parent && sid != a->pid) {
+                unsigned long long st = starttime_of(sid);
+                if (st) {
+                        g->watch[g->n_watch] = sid;
+                        g->watch_starttime[g->n_watch++] = st;
+                }
+        }
 }
 
 static long old_ctty_fd(struct adoption *a) {
@@ -1004,6 +1228,8 @@ static long old_ctty_fd(struct adoption *a) {
                         return a->term[i].saved;
         return -1;
 }
+
+static void drop_dummy(struct adoption *a);
 
 /* Give up the old controlling terminal. */
 static int leave_old_tty(struct adoption *a) {
@@ -1045,11 +1271,18 @@ static int leave_old_tty(struct adoption *a) {
                 }
                 if ((r = checkpoint(a)) < 0)
                         return step_error(a, "starting a new session", r);
+                if ((r = proceed(a)) < 0)
+                        return r;
                 v = rcall(a, ARCH_SYS_SETSID, 0, 0, 0, 0);
                 if ((r = do_step(a, "starting a new session", v)) < 0)
                         return r;
                 a->noreturn = true;
+                /* The dummy has served its purpose: gone at once, so that a
+                 * tracer dying from here on leaves no child behind. */
+                drop_dummy(a);
                 a->res->was_leader = false;
+                if (a->parent > 0)
+                        arm_hangup_guard(a);
                 return 0;
         }
 
@@ -1067,23 +1300,20 @@ static int leave_old_tty(struct adoption *a) {
                         return r;
                 fd = tmp = v;
         }
-        /* A session leader giving up its terminal makes the kernel send
-         * SIGHUP and SIGCONT to the terminal's foreground group, i.e. to
-         * the target itself. They are blocked now, so they wait in the
-         * queue; discard them below unless one was pending already (then
-         * the kernel merged ours into it and there is nothing to remove). */
+        if ((r = proceed(a)) < 0)
+                return r;
+        arm_drop_own_hangup(a);
         v = rcall(a, ARCH_SYS_IOCTL, (uint64_t)fd, TIOCNOTTY, 0, 0);
         if (tmp >= 0)
                 (void)rcall(a, ARCH_SYS_CLOSE, (uint64_t)tmp, 0, 0, 0);
+        drop_own_hangup(a);
         if ((r = do_step(a, "leaving the old terminal", v)) < 0)
                 return r;
         a->noreturn = true;
         if (a->t.was_stopped)
                 a->restop = true; /* that SIGCONT ended its job-control stop */
-        /* The SIGCONT stays: adoption ends with a SIGCONT of its own, which
-         * the queued one merely stands in for (undo() removes it). */
-        if (!signal_pending(a, SIGHUP) && (r = discard_signal(a, SIGHUP)) < 0)
-                return step_error(a, "restoring its SIGHUP action", r);
+        /* Adoption ends with a SIGCONT of its own (unless it was stopped),
+         * which stands in for the kernel's. */
         return 0;
 }
 
@@ -1120,25 +1350,9 @@ static void drop_dummy(struct adoption *a) {
         a->dummy_t = 0;
 }
 
-/* Re-queue signals the kernel tried to deliver while we held the target.
- * A process may send itself any siginfo, so it goes back exactly. */
-static void requeue_signals(struct adoption *a) {
-        long self;
-
-        if (a->t.n_deferred == 0 || a->t.gone)
-                return;
-        self = rcall(a, ARCH_SYS_GETPID, 0, 0, 0, 0);
-        for (size_t i = 0; i < a->t.n_deferred && !remote_failed(self); i++) {
-                siginfo_t *si = &a->t.deferred[i];
-                if (remote_write(&a->r, a->r.scratch + SCR_SIGINFO, si, sizeof(*si)) < 0)
-                        continue;
-                (void)remote_syscall(&a->r, ARCH_SYS_RT_TGSIGQUEUEINFO, (uint64_t)self,
-                                     (uint64_t)self, (uint64_t)si->si_signo,
-                                     a->r.scratch + SCR_SIGINFO, 0, 0);
-        }
-}
-
 /* ---- undo and leave ---- */
+
+static void resize_first(struct adoption *a);
 
 static int cmp_long(const void *x, const void *y) {
         long a = *(const long *)x, b = *(const long *)y;
@@ -1185,18 +1399,14 @@ static void undo(struct adoption *a) {
         if (a->ctty_set) {
                 /* Give the new terminal up again before its master goes
                  * away, or the hangup would hit the target. Like any
-                 * TIOCNOTTY by a session leader it queues SIGHUP and
-                 * SIGCONT for it, which are discarded as before. */
+                 * TIOCNOTTY by a session leader it makes the kernel send
+                 * SIGHUP and SIGCONT, which are dropped as before. */
+                arm_drop_own_hangup(a);
                 (void)rcall(a, ARCH_SYS_IOCTL, (uint64_t)a->t_slave[0], TIOCNOTTY, 0, 0);
-                if (!signal_pending(a, SIGHUP))
-                        (void)discard_signal(a, SIGHUP);
+                drop_own_hangup(a);
                 a->ctty_set = false;
                 a->restop = a->t.was_stopped;
         }
-        /* A failed adoption sends no SIGCONT, so neither may the kernel's
-         * answer to our TIOCNOTTY reach it. */
-        if (a->noreturn && a->res->was_leader && a->ctty && !signal_pending(a, SIGCONT))
-                (void)discard_signal(a, SIGCONT);
         if (a->noreturn && a->res->was_leader && a->ctty) {
                 long fd = old_ctty_fd(a);
                 /* A session leader without a terminal may take its old one
@@ -1224,6 +1434,15 @@ static void undo(struct adoption *a) {
                                     (uint64_t)a->ep[i].e.tfd, a->r.scratch + SCR_EVENT);
                         a->ep[i].deleted = false;
                 }
+        if (a->res->hangup.armed) {
+                /* Back on its old terminal, the guard has no purpose: its
+                 * own hangup action again. */
+                const struct engine_hangup_guard *g = &a->res->hangup;
+                if (remote_write(&a->r, a->r.scratch + SCR_ACT_NEW, g->saved, g->saved_len) == 0)
+                        (void)rcall(a, ARCH_SYS_RT_SIGACTION, SIGHUP, a->r.scratch + SCR_ACT_NEW, 0,
+                                    8);
+                a->res->hangup.armed = false;
+        }
         if (a->pgid_moved && !a->noreturn) {
                 /* Lead its own group again, as before. */
                 (void)rcall(a, ARCH_SYS_SETPGID, 0, 0, 0, 0);
@@ -1238,22 +1457,95 @@ ours:
         }
 }
 
+/* Whether the program would see no change of size: then a size one row
+ * off comes first, and the right one once it has redrawn (programs such as
+ * htop redraw on SIGWINCH only when the size changed). */
+static bool two_step_resize(const struct adoption *a) {
+        return !a->res->was_stopped && a->final_ws.ws_row && a->final_ws.ws_col &&
+               a->old_ws.ws_row == a->final_ws.ws_row && a->old_ws.ws_col == a->final_ws.ws_col;
+}
+
+static void resize_first(struct adoption *a) {
+        struct winsize ws = a->final_ws;
+
+        if (!ws.ws_row || !ws.ws_col)
+                return;
+        if (two_step_resize(a))
+                ws.ws_row = ws.ws_row > 1 ? ws.ws_row - 1 : ws.ws_row + 1;
+        (void)ioctl(a->master, TIOCSWINSZ, &ws);
+}
+
 /* Let go of the target: temporaries closed, scratch unmapped, deferred
  * signals re-queued, mask and registers restored, every thread detached. */
 static void leave(struct adoption *a) {
-        if (!a->frozen)
+        if (!a->seized)
                 return;
-        if (!a->t.gone) {
-                requeue_signals(a);
+        if (a->remote_ready && !a->t.gone) {
+                (void)remote_requeue_deferred(&a->r);
                 (void)remote_scratch_unmap(&a->r);
-                (void)tracee_restore_signals(&a->t);
-                (void)remote_restore(&a->r);
+                if (a->committed) {
+                        /* Its new terminal changes size while we still hold
+                         * it, and it leaves through the signal code with its
+                         * own registers: the SIGWINCH interrupts what it was
+                         * blocked in exactly as a real resize would. */
+                        resize_first(a);
+                        (void)remote_finish(&a->r);
+                        if (a->notify_stop && !a->t.gone && tracee_group_stop(&a->t, a->pidfd) == 0)
+                                a->res->stop_notified = true;
+                } else
+                        (void)remote_restore(&a->r);
                 if (a->restop)
                         (void)syscall(SYS_pidfd_send_signal, a->pidfd, a->t.stop_sig, NULL, 0);
         }
         unpin_target(&a->pin);
         tracee_release(&a->t);
-        a->frozen = false;
+        a->seized = a->frozen = a->remote_ready = false;
+}
+
+/* The old shell, shown its job stop, takes the old terminal back (its
+ * process group becomes the foreground one again) once it has collected the
+ * stop; the target must not be continued before, or the shell only ever
+ * sees it continued and goes on waiting for it. Nothing signals that
+ * moment to a third process, so the old session's foreground group is
+ * looked at until it changes, for 500 ms at most. The target is no longer
+ * held by us meanwhile: it only sits stopped, as after a ^Z. */
+static bool wait_for_shell(struct adoption *a) {
+        char path[32];
+        _cleanup_close_ int d = -1;
+        struct timespec start, now;
+
+        snprintf(path, sizeof(path), "/proc/%d", (int)a->parent);
+        d = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (d < 0)
+                return false;
+        clock_gettime(CLOCK_MONOTONIC, &start);
+        for (unsigned us = 50;; us = us < 2000 ? us * 2 : us) {
+                struct proc_stat st;
+
+                if (proc_read_stat(d, &st) < 0 || st.starttime != a->parent_stat.starttime)
+                        return false; /* the shell is gone */
+                if (st.tpgid != a->stat.pgrp)
+                        return true;
+                clock_gettime(CLOCK_MONOTONIC, &now);
+                if ((now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000 >=
+                    500)
+                        return false;
+                (void)nanosleep(&(struct timespec){0, (long)us * 1000}, NULL);
+        }
+}
+
+/* The second half of a two-step resize: once the program has drawn for the
+ * size one row off (its output is waiting on the master, 250 ms at most;
+ * not at all for a program that does not catch SIGWINCH), the right size.
+ * The output stays queued for the caller to read. */
+static void resize_second(struct adoption *a) {
+        struct pollfd p = {.fd = a->master, .events = POLLIN};
+
+        if (!two_step_resize(a))
+                return;
+        if (a->status.sig_cgt & (1ULL << (SIGWINCH - 1)))
+                (void)poll(&p, 1, 250);
+        (void)ioctl(a->master, TIOCSWINSZ, &a->final_ws);
 }
 
 static void fill_result(struct adoption *a) {
@@ -1338,31 +1630,121 @@ int engine_adopt(int pidfd, const struct engine_options *opts, struct engine_res
         /* Committed. The saved copies of the old terminal go now. */
         drop_dummy(&a);
         close_temporaries(&a);
+        a.committed = true;
         leave(&a);
+        unpin(&a.pin);
         if (a.t.gone || !proc_pidfd_alive(pidfd)) {
                 close(a.master);
                 r = gone_error(&a);
                 goto out;
         }
-        /* Programs redraw on SIGWINCH; SIGCONT wakes one that stopped on
-         * the old terminal's job control. A job-control stopped target is
-         * left stopped. */
-        (void)syscall(SYS_pidfd_send_signal, pidfd, SIGWINCH, NULL, 0);
+        if (res->stop_notified)
+                res->shell_took_tty = wait_for_shell(&a);
+        /* SIGCONT wakes one that stopped on the old terminal's job control
+         * (and ends the stop shown to the old shell). A job-control stopped
+         * target is left stopped. */
         if (!res->was_stopped)
                 (void)syscall(SYS_pidfd_send_signal, pidfd, SIGCONT, NULL, 0);
+        resize_second(&a);
         res->master_fd = a.master;
         res->steps = a.step;
         r = 0;
         goto out;
 
 undo:
-        if (a.frozen) {
+        if (a.remote_ready)
                 undo(&a);
-                leave(&a);
-        }
+        leave(&a);
 out:
         unpin(&a.pin);
         res->steps = a.step;
+        if (a.dirfd >= 0)
+                close(a.dirfd);
+        return r;
+}
+
+int engine_hangup_watch(const struct engine_hangup_guard *g, int fds[ENGINE_HANGUP_MAX_WATCH],
+                        size_t *n) {
+        *n = 0;
+        for (size_t i = 0; i < g->n_watch && i < ENGINE_HANGUP_MAX_WATCH; i++) {
+                int fd = (int)syscall(SYS_pidfd_open, g->watch[i], 0);
+
+                if (fd < 0)
+                        continue; /* gone */
+                /* Opened, it is pinned: is it still the same process? */
+                if (starttime_of(g->watch[i]) != g->watch_starttime[i]) {
+                        close(fd);
+                        continue;
+                }
+                fds[(*n)++] = fd;
+        }
+        return 0;
+}
+
+int engine_hangup_release(int pidfd, const struct engine_hangup_guard *g,
+                          const struct engine_options *opts, struct engine_error *err) {
+        struct engine_result res = {0};
+        struct adoption a = {
+                .pidfd = pidfd,
+                .dirfd = -1,
+                .opts = opts,
+                .res = &res,
+                .err = err,
+                .t_master = -1,
+                .master = -1,
+        };
+        unsigned char old[32] = {0};
+        uint64_t handler = 0, ign = (uint64_t)(uintptr_t)SIG_IGN;
+        long v;
+        int r;
+
+        memset(err, 0, sizeof(*err));
+        for (size_t i = 0; i < MAX_SLAVES; i++)
+                a.t_slave[i] = -1;
+        if (!g->armed)
+                return 0;
+        r = identify(&a);
+        if (r < 0)
+                goto out;
+        if (a.stat.starttime != g->starttime) {
+                r = engine_fail(err, ENGINE_ERR_TARGET_GONE, -ESRCH,
+                                "process %d is not the adopted process any more", (int)a.pid);
+                goto out;
+        }
+        r = verify(&a);
+        if (r < 0)
+                goto out;
+        r = freeze(&a);
+        if (r < 0)
+                goto leave;
+        if (a.r.pers->word_size != g->word_size) {
+                r = engine_fail(err, ENGINE_ERR_FAILED, -EINVAL,
+                                "process %d (%s) changed its word size", (int)a.pid, a.stat.comm);
+                goto leave;
+        }
+        if ((r = remote_scratch_map(&a.r)) < 0 ||
+            (r = remote_write(&a.r, a.r.scratch + SCR_ACT_NEW, g->saved, g->saved_len)) < 0) {
+                r = step_error(&a, "restoring its hangup action", r);
+                goto leave;
+        }
+        v = rcall(&a, ARCH_SYS_RT_SIGACTION, SIGHUP, a.r.scratch + SCR_ACT_NEW,
+                  a.r.scratch + SCR_ACT_OLD, 8);
+        if (remote_failed(v)) {
+                r = step_error(&a, "restoring its hangup action", v);
+                goto leave;
+        }
+        if (remote_read(&a.r, a.r.scratch + SCR_ACT_OLD, old, g->saved_len) == 0) {
+                memcpy(&handler, old, g->word_size);
+                /* It chose an action of its own since: that one stays. */
+                if (handler != ign)
+                        (void)rcall(&a, ARCH_SYS_RT_SIGACTION, SIGHUP, a.r.scratch + SCR_ACT_OLD, 0,
+                                    8);
+        }
+        r = 0;
+leave:
+        a.committed = false;
+        leave(&a);
+out:
         if (a.dirfd >= 0)
                 close(a.dirfd);
         return r;

@@ -103,6 +103,10 @@ struct engine_options {
         enum engine_fds fds;
         unsigned short rows, cols; /* 0: copy the old terminal's size */
         bool dry_run;              /* inspect and check everything, change nothing */
+        /* Process mode: adopt even when a process outside the target's
+         * session (a tmux or screen server) also has its terminal open and
+         * would go on drawing there. */
+        bool force;
         engine_verify_t verify;
         engine_proceed_t proceed;
         void *userdata;
@@ -119,6 +123,47 @@ struct engine_options {
         } fault;
 };
 
+/* The old shell's hangups, kept away from an adopted job.
+ *
+ * setsid() gives the target a process group numbered like its pid, which is
+ * the number of the job it was in: the old shell's "SIGHUP to every job"
+ * (bash and zsh when their terminal hangs up, zsh on exit) would still reach
+ * it. So, when its parent is a process of the old session, the adoption sets
+ * SIGHUP to SIG_IGN (a target already ignoring it is left alone) and says so
+ * here; the old terminal's own hangup no longer reaches it either way, as
+ * the old shell is given the old terminal's foreground back. Once every
+ * process in `watch` is gone, nothing of the old session can hang it up any
+ * more: engine_hangup_release() then gives the target its own action back,
+ * so that a hangup of its NEW terminal reaches it as it should (vim
+ * preserves its files on it). Until then a hangup of the new terminal is
+ * heard as end-of-file / EIO on reads, which such programs handle too. */
+#define ENGINE_HANGUP_MAX_WATCH 2
+struct engine_hangup_guard {
+        bool armed;              /* SIGHUP was set to SIG_IGN by the adoption */
+        unsigned word_size;      /* of the target's ABI: the layout of `saved` */
+        unsigned char saved[32]; /* its own struct sigaction, as the kernel stores it */
+        size_t saved_len;
+        unsigned long long starttime; /* the target's, against pid reuse */
+        /* The old shell (its parent) and the old session's leader. */
+        pid_t watch[ENGINE_HANGUP_MAX_WATCH];
+        unsigned long long watch_starttime[ENGINE_HANGUP_MAX_WATCH];
+        size_t n_watch;
+};
+
+/* Pidfds (O_CLOEXEC, the caller's to close) of the guard's watched
+ * processes that still run, for poll(): when none is left (*n == 0, or all
+ * of them readable), call engine_hangup_release(). */
+int engine_hangup_watch(const struct engine_hangup_guard *g, int fds[ENGINE_HANGUP_MAX_WATCH],
+                        size_t *n);
+
+/* Give the target back its own SIGHUP action, if it is still the SIG_IGN
+ * the adoption set (a program that chose another action since keeps it).
+ * Holds the target for a few calls, as an adoption does; opts gives the
+ * stop deadline, verify and the fault injection. Run it in a worker
+ * process, like engine_adopt(). */
+int engine_hangup_release(int pidfd, const struct engine_hangup_guard *g,
+                          const struct engine_options *opts, struct engine_error *err);
+
 #define ENGINE_MAX_FDS 64
 #define ENGINE_MAX_HOLDERS 8
 #define ENGINE_MAX_MEMBERS 64
@@ -132,6 +177,13 @@ struct engine_result {
         size_t n_replaced;
         bool was_stopped; /* job-control stopped; left stopped */
         bool was_leader;  /* was a session leader (TIOCNOTTY path) */
+        /* It was the old terminal's foreground job: its parent (the old
+         * shell) was shown it stop, as for ^Z, and it was continued once
+         * the shell had taken its terminal back (`shell_took_tty`), or
+         * after a deadline if the shell never did. */
+        bool stop_notified;
+        bool shell_took_tty;
+        struct engine_hangup_guard hangup;
         unsigned threads;
         const char *personality; /* "x86_64", "i386" */
         unsigned steps;          /* checkpoints passed (for the fault-injection tests) */

@@ -177,7 +177,12 @@ dev_t proc_kdev_to_dev(unsigned long kdev) {
         return makedev((unsigned)(kdev >> 20), (unsigned)(kdev & 0xfffff));
 }
 
-static unsigned parse_fdinfo_flags(const char *text) {
+int proc_parse_tty_index(const char *fdinfo) {
+        const char *p = strstr(fdinfo, "tty-index:");
+        return p ? atoi(p + 10) : -1;
+}
+
+unsigned proc_parse_fdinfo_flags(const char *text) {
         const char *f = strstr(text, "flags:");
         return f ? (unsigned)strtoul(f + 6, NULL, 8) : 0;
 }
@@ -237,7 +242,7 @@ ssize_t proc_list_fds(int piddir, struct proc_fd **ret) {
                         fds[n].is_epoll = strcmp(link, "anon_inode:[eventpoll]") == 0;
                 }
                 if (proc_read(infodir, de->d_name, info, sizeof(info)) >= 0)
-                        fds[n].flags = parse_fdinfo_flags(info);
+                        fds[n].flags = proc_parse_fdinfo_flags(info);
                 n++;
         }
         if (errno) {
@@ -305,4 +310,32 @@ size_t proc_epoll_watches(int dirfd, const struct proc_fd *fds, size_t n,
                                         };
         }
         return found;
+}
+
+int proc_for_each_pid(int base, const char *path, proc_pid_cb cb, void *userdata) {
+        int fd = openat(base, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        DIR *d;
+        struct dirent *de;
+        int r = 0;
+
+        if (fd < 0)
+                return errno == ENOENT ? -ESRCH : -errno;
+        d = fdopendir(fd);
+        if (!d) {
+                r = -errno;
+                close(fd);
+                return r;
+        }
+        while ((errno = 0, de = readdir(d))) {
+                pid_t pid = proc_name_to_pid(de->d_name);
+                if (pid < 0)
+                        continue;
+                r = cb(pid, dirfd(d), userdata);
+                if (r < 0)
+                        break;
+        }
+        if (r == 0 && errno)
+                r = -errno;
+        closedir(d);
+        return r;
 }

@@ -36,6 +36,12 @@ struct proc_status {
 /* Parse the text of /proc/PID/stat. comm may contain anything, ')' too, so
  * fields are counted from the last ')'. 0 or -EINVAL. */
 int proc_parse_stat(const char *text, struct proc_stat *st);
+/* The open flags ("flags:", octal) of the text of /proc/PID/fdinfo/N; 0 if
+ * absent. */
+unsigned proc_parse_fdinfo_flags(const char *text);
+/* The "tty-index:" of a pty master's fdinfo text (N of /dev/pts/N), -1 if
+ * absent. */
+int proc_parse_tty_index(const char *fdinfo);
 int proc_parse_status(const char *text, struct proc_status *st);
 
 /* Open /proc/PID as O_PATH|O_DIRECTORY and prove it is the process behind
@@ -98,3 +104,11 @@ struct proc_epoll_watch {
 size_t proc_epoll_watches(int dirfd, const struct proc_fd *fds, size_t n,
                           const struct proc_fd *targets, size_t n_targets,
                           struct proc_epoll_watch *out, size_t max);
+
+/* Call cb for every numeric entry of the directory `path` below dirfd
+ * (/proc itself, or /proc/PID/task): with the pid and the directory's fd, so
+ * that cb can openat() the entry. A negative return from cb ends the walk
+ * and is returned; entries that vanish meanwhile are the callback's to
+ * skip. Returns 0 or -errno. */
+typedef int (*proc_pid_cb)(pid_t pid, int dirfd, void *userdata);
+int proc_for_each_pid(int dirfd, const char *path, proc_pid_cb cb, void *userdata);

@@ -5,6 +5,7 @@
 #include <sys/mman.h>
 #include <sys/ptrace.h>
 #include <sys/uio.h>
+#include <sys/wait.h>
 
 #include "proc.h"
 #include "remote.h"
@@ -123,6 +124,7 @@ long remote_syscall(struct remote *r, enum arch_sys sys, uint64_t a0, uint64_t a
         if (e < 0)
                 return gone_if_esrch(r, e);
         r->regs_dirty = true;
+        r->moved = true;
 
         /* To the entry stop, then to the exit stop. */
         for (int stop = 0; stop < 2; stop++) {
@@ -135,6 +137,11 @@ long remote_syscall(struct remote *r, enum arch_sys sys, uint64_t a0, uint64_t a
         e = arch_get_regs(tid, &r->work, NULL);
         if (e < 0)
                 return gone_if_esrch(r, e);
+        /* Put its own registers back right away: should we die before the
+         * next call (a crash, kill -9), the kernel lets it go from here and
+         * it carries on with its interrupted call instead of with ours.
+         * Only the time inside one of our calls remains unsafe. */
+        (void)remote_restore(r);
         return r->pers->result(&r->work);
 }
 
@@ -178,6 +185,113 @@ int remote_restore(struct remote *r) {
                 return e;
         r->regs_dirty = false;
         return 0;
+}
+
+int remote_finish(struct remote *r) {
+        struct tracee *t = r->tracee;
+        pid_t tid = tracee_work_tid(t);
+        int status, e;
+
+        if (t->gone)
+                return -ESRCH;
+        if (r->pers->restart_style != ARCH_RESTART_AFTER_STOP)
+                return remote_restore(r);
+        if (!r->moved)
+                return remote_restore(r); /* still in its first stop, untouched */
+        /* From the exit stop of our last call, into the signal code: the
+         * interrupt is handled there before any signal is dequeued. */
+        if (ptrace(PTRACE_INTERRUPT, tid, NULL, NULL) < 0 ||
+            ptrace(PTRACE_CONT, tid, NULL, NULL) < 0)
+                return gone_if_esrch(r, -errno);
+        for (;;) {
+                int ev;
+
+                e = tracee_wait_tid(tid, &status);
+                if (e < 0 || WIFEXITED(status) || WIFSIGNALED(status)) {
+                        t->threads[t->work].dead = e == 0;
+                        t->threads[t->work].stopped = false;
+                        t->gone = true;
+                        return -ESRCH;
+                }
+                ev = status >> 16;
+                if (ev == PTRACE_EVENT_STOP)
+                        break;
+                if (ev == 0) {
+                        /* A signal-delivery stop is in the signal code as
+                         * well: the signal is handed back on release and
+                         * delivered with the registers restored below. */
+                        t->threads[t->work].stop_sig = WSTOPSIG(status);
+                        break;
+                }
+                if (ev == PTRACE_EVENT_EXEC) {
+                        t->execd = true;
+                        return -ESTALE;
+                }
+                if (ptrace(PTRACE_CONT, tid, NULL, NULL) < 0)
+                        return gone_if_esrch(r, -errno);
+        }
+        e = arch_set_regs(tid, &r->saved);
+        if (e < 0)
+                return gone_if_esrch(r, e);
+        r->regs_dirty = false;
+        r->moved = false;
+        return 0;
+}
+
+int remote_requeue_deferred(struct remote *r) {
+        struct tracee *t = r->tracee;
+        pid_t tid = tracee_work_tid(t);
+        uint64_t own, held;
+        size_t done = 0;
+        bool mapped = false;
+        int e = 0;
+
+        if (t->n_deferred == 0 || t->gone)
+                return 0;
+        if (ptrace(PTRACE_GETSIGMASK, tid, (void *)sizeof(own), &own) < 0)
+                return -errno;
+        /* Between two of our calls the thread takes whatever is pending and
+         * not blocked: hold the signals blocked while they are queued.
+         * Signals may keep arriving meanwhile: each round holds and queues
+         * those that came during the one before. */
+        held = own | tracee_deferred_mask(t);
+        if (ptrace(PTRACE_SETSIGMASK, tid, (void *)sizeof(held), &held) < 0)
+                return -errno;
+        if (!r->scratch) {
+                e = remote_scratch_map(r);
+                if (e < 0)
+                        goto out;
+                mapped = true;
+        }
+        while (done < t->n_deferred && !t->gone) {
+                size_t end = t->n_deferred;
+
+                held = own | tracee_deferred_mask(t);
+                if (ptrace(PTRACE_SETSIGMASK, tid, (void *)sizeof(held), &held) < 0) {
+                        e = -errno;
+                        break;
+                }
+                for (; done < end && !t->gone; done++) {
+                        const siginfo_t *si = &t->deferred[done];
+                        long v;
+
+                        e = remote_write(r, r->scratch, si, sizeof(*si));
+                        if (e < 0)
+                                goto out;
+                        v = remote_syscall(r, ARCH_SYS_RT_TGSIGQUEUEINFO, (uint64_t)t->self_pid,
+                                           (uint64_t)t->self_pid, (uint64_t)si->si_signo,
+                                           r->scratch, 0, 0);
+                        if (remote_failed(v))
+                                e = (int)v;
+                }
+        }
+out:
+        if (mapped)
+                (void)remote_scratch_unmap(r);
+        t->n_deferred = 0;
+        if (!t->gone)
+                (void)ptrace(PTRACE_SETSIGMASK, tid, (void *)sizeof(own), &own);
+        return e;
 }
 
 int remote_write_epoll_event(struct remote *r, uint64_t addr, uint32_t events, uint64_t data) {

@@ -28,6 +28,7 @@ struct remote {
         uint64_t scratch; /* our page in the target, 0 if none */
         size_t scratch_size;
         bool regs_dirty; /* registers differ from `saved` */
+        bool moved;      /* it left its first stop to run a call of ours */
 };
 
 /* Read registers, decide the personality, find a syscall instruction.
@@ -50,8 +51,26 @@ int remote_read(struct remote *r, uint64_t addr, void *buf, size_t len);
 /* Write a struct epoll_event in the target's layout at addr. */
 int remote_write_epoll_event(struct remote *r, uint64_t addr, uint32_t events, uint64_t data);
 
+/* Re-queue in the target the signals its tracee deferred while we held it
+ * (see tracee.h), mapping scratch memory if there is none. The re-queued
+ * signals are held blocked, on top of the target's own mask, only for the
+ * few calls this takes. */
+int remote_requeue_deferred(struct remote *r);
+
 /* Put the saved registers back (normalised for restart). */
 int remote_restore(struct remote *r);
+
+/* The last step before the work thread is let go: it is brought back into
+ * the kernel's signal code (an interrupt stop, as where we found it) and
+ * given its registers exactly as they were when it was interrupted, not
+ * normalised. Whatever it then finds pending (a SIGWINCH from its new
+ * terminal, a signal that arrived while we held it) is delivered with the
+ * kernel's own restart rules: a handler makes an interrupted select, poll
+ * or pselect return EINTR (-ERESTARTNOHAND), a read restart only under
+ * SA_RESTART (-ERESTARTSYS); with no handler, every call restarts. That is
+ * what a real resize or a real signal does to it. Personalities whose
+ * kernel fixes the restart up before the stop are simply restored. */
+int remote_finish(struct remote *r);
 
 /* True for a syscall result that is an error in the target's ABI. */
 static inline bool remote_failed(long v) { return v < 0 && v >= -4095; }

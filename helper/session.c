@@ -14,9 +14,9 @@
  * A second takeover finds the first reptyrctl as the holder, which then
  * reads end-of-file and ends.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/kcmp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,23 +41,27 @@
 #endif
 
 #define MAX_HOLDERS ENGINE_MAX_HOLDERS
+#define MAX_FDS ENGINE_MAX_HOLDER_FDS
 #define MAX_EPOLL 16
 
 enum { SCR_DEVNULL = 0, SCR_EVENT = 16 };
 
+/* One process holding the master, with every fd it has on it. */
 struct holder {
         pid_t pid;
         int pidfd, dirfd;
-        int fd; /* its copy of the master */
-        unsigned flags;
-        dev_t dev;
-        ino_t ino;
+        int fd[MAX_FDS]; /* its copies of the master */
+        unsigned flags[MAX_FDS];
+        dev_t dev[MAX_FDS];
+        ino_t ino[MAX_FDS];
+        long saved[MAX_FDS];
+        bool replaced[MAX_FDS];
+        size_t n_fds;
         char comm[64];
         struct tracee t;
-        bool frozen;
+        bool seized, frozen, remote_ready;
         struct remote r;
-        long saved, nullfd;
-        bool replaced;
+        long nullfd;
         const struct engine_options *opts; /* for the fault-injection tests */
         unsigned *step;
         struct proc_epoll_watch ep[MAX_EPOLL];
@@ -77,7 +81,6 @@ struct takeover {
         struct holder h[MAX_HOLDERS];
         size_t n;
         int master;
-        unsigned unreadable; /* processes whose fds we may not look at */
 };
 
 /* Is `m` (a pty master) the master of the session's slave? Its peer must
@@ -95,157 +98,206 @@ static bool master_matches(struct takeover *s, int m) {
         return ok;
 }
 
-static int tty_index(const char *fdinfo) {
-        const char *p = strstr(fdinfo, "tty-index:");
-        return p ? atoi(p + 10) : -1;
-}
+/* ---- finding holders and members, touching nobody ---- */
 
-static void add_holder(struct takeover *s, pid_t pid, int dirfd, int fd, const struct stat *st,
-                       unsigned flags) {
-        int pidfd, m;
-        struct holder *h;
-        struct proc_stat ps;
+struct probe_walk {
+        struct engine_session_info *info;
+        pid_t target, sid;
+        unsigned index;
+};
 
-        if (s->n == MAX_HOLDERS)
-                return;
-        pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-        if (pidfd < 0)
-                return;
-        m = (int)syscall(SYS_pidfd_getfd, pidfd, fd, 0);
-        if (m < 0 || !master_matches(s, m)) {
-                if (m >= 0)
-                        close(m);
-                close(pidfd);
-                return;
-        }
-        if (s->master < 0)
-                s->master = m; /* ours from now on: the slave can no longer hang up */
-        else
-                close(m);
-        h = &s->h[s->n++];
-        *h = (struct holder){
-                .pid = pid,
-                .pidfd = pidfd,
-                .dirfd = -1,
-                .fd = fd,
-                .flags = flags,
-                .dev = st->st_dev,
-                .ino = st->st_ino,
-                .saved = -1,
-                .nullfd = -1,
-                .opts = s->opts,
-                .step = &s->res->steps,
-        };
-        h->dirfd = fcntl(dirfd, F_DUPFD_CLOEXEC, 3);
-        if (proc_read_stat(dirfd, &ps) == 0)
-                snprintf(h->comm, sizeof(h->comm), "%s", ps.comm);
-}
-
-/* Every process's ptmx fds whose tty-index is ours. */
-static int find_holders(struct takeover *s) {
-        _cleanup_close_ int procfd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        DIR *d;
-        struct dirent *de;
-
-        if (procfd < 0)
-                return -errno;
-        d = fdopendir(procfd);
-        if (!d)
-                return -errno;
-        procfd = -1;
-        while ((de = readdir(d))) {
-                pid_t p = proc_name_to_pid(de->d_name);
-                _cleanup_close_ int pd = -1;
-                _cleanup_free_ struct proc_fd *fds = NULL;
-                ssize_t n;
-
-                if (p < 0 || p == getpid())
-                        continue;
-                if (p == s->pid && s->res->n_members < ENGINE_MAX_MEMBERS) {
-                        s->res->members[s->res->n_members++] = p;
-                        continue; /* the target never holds its own master */
-                }
-                pd = openat(dirfd(d), de->d_name, O_PATH | O_DIRECTORY | O_CLOEXEC);
-                if (pd < 0)
-                        continue;
-                {
-                        struct proc_stat ps;
-                        if (proc_read_stat(pd, &ps) == 0 && ps.session == s->stat.session &&
-                            s->res->n_members < ENGINE_MAX_MEMBERS)
-                                s->res->members[s->res->n_members++] = p;
-                }
-                n = proc_list_fds(pd, &fds);
-                if (n == -EACCES || n == -EPERM)
-                        s->unreadable++;
-                for (ssize_t i = 0; i < n; i++) {
-                        char path[32], info[1024];
-                        struct stat st = {.st_dev = fds[i].dev, .st_ino = fds[i].ino};
-
-                        if (!S_ISCHR(fds[i].mode) || fds[i].rdev != makedev(5, 2))
-                                continue;
-                        snprintf(path, sizeof(path), "fdinfo/%d", fds[i].fd);
-                        if (proc_read(pd, path, info, sizeof(info)) < 0 ||
-                            tty_index(info) != (int)s->index)
-                                continue;
-                        add_holder(s, p, pd, fds[i].fd, &st, fds[i].flags);
-                }
-        }
-        closedir(d);
-        return 0;
-}
-
-/* The devpts instance of the session's slave, from any fd of the target
- * open on it (0 if it has none: then the device number alone decides). */
-static dev_t slave_devpts(int dirfd, dev_t tty) {
+static int probe_cb(pid_t p, int dirfd, void *userdata) {
+        struct probe_walk *w = userdata;
+        struct engine_session_info *info = w->info;
+        char name[16];
+        _cleanup_close_ int pd = -1;
         _cleanup_free_ struct proc_fd *fds = NULL;
-        ssize_t n = proc_list_fds(dirfd, &fds);
+        struct engine_holder *h = NULL;
+        struct proc_stat ps;
+        ssize_t n;
 
-        for (ssize_t i = 0; i < n; i++)
-                if (S_ISCHR(fds[i].mode) && fds[i].rdev == tty)
-                        return fds[i].dev;
+        if (p == getpid())
+                return 0;
+        snprintf(name, sizeof(name), "%d", (int)p);
+        pd = openat(dirfd, name, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (pd < 0 || proc_read_stat(pd, &ps) < 0)
+                return 0;
+        if ((p == w->target || ps.session == w->sid) && info->n_members < ENGINE_MAX_MEMBERS)
+                info->members[info->n_members++] = p;
+        if (p == w->target)
+                return 0; /* the target never holds its own master */
+        n = proc_list_fds(pd, &fds);
+        if (n == -EACCES || n == -EPERM)
+                info->unreadable++;
+        for (ssize_t i = 0; i < n; i++) {
+                char path[32], text[1024];
+
+                if (!S_ISCHR(fds[i].mode) || fds[i].rdev != makedev(5, 2))
+                        continue;
+                snprintf(path, sizeof(path), "fdinfo/%d", fds[i].fd);
+                if (proc_read(pd, path, text, sizeof(text)) < 0 ||
+                    proc_parse_tty_index(text) != (int)w->index)
+                        continue;
+                if (!h) {
+                        if (info->n_holders == ENGINE_MAX_HOLDERS)
+                                return 0;
+                        h = &info->holders[info->n_holders++];
+                        *h = (struct engine_holder){.pid = p};
+                }
+                if (h->n_fds < ENGINE_MAX_HOLDER_FDS)
+                        h->fds[h->n_fds++] = fds[i].fd;
+        }
         return 0;
 }
 
-/* ---- switching one holder's copy to /dev/null ---- */
+static int probe(struct takeover *s, struct engine_session_info *info) {
+        struct probe_walk w = {
+                .info = info, .target = s->pid, .sid = s->stat.session, .index = s->index};
+
+        memset(info, 0, sizeof(*info));
+        info->pid = s->pid;
+        snprintf(info->tty, sizeof(info->tty), "/dev/pts/%u", s->index);
+        return proc_for_each_pid(AT_FDCWD, "/proc", probe_cb, &w);
+}
+
+/* ---- one holder ---- */
 
 static long rcall(struct holder *h, enum arch_sys sys, uint64_t a0, uint64_t a1, uint64_t a2,
                   uint64_t a3) {
         return remote_syscall(&h->r, sys, a0, a1, a2, a3, 0, 0);
 }
 
-static void find_epoll(struct holder *h) {
-        _cleanup_free_ struct proc_fd *fds = NULL;
-        struct proc_fd target = {.fd = h->fd, .dev = h->dev, .ino = h->ino};
-        ssize_t n = proc_list_fds(h->dirfd, &fds);
-
-        if (n > 0)
-                h->n_ep =
-                        proc_epoll_watches(h->dirfd, fds, (size_t)n, &target, 1, h->ep, MAX_EPOLL);
+/* Whether every fd we are about to switch is still the very open file we
+ * hold as the master. */
+static bool holder_fds_are_master(struct takeover *s, struct holder *h) {
+        for (size_t i = 0; i < h->n_fds; i++)
+                if (syscall(SYS_kcmp, getpid(), h->pid, KCMP_FILE, s->master, h->fd[i]) != 0)
+                        return false;
+        return true;
 }
 
-static int holder_freeze(struct holder *h) {
-        int r = tracee_seize(&h->t, h->pid, h->dirfd, PTRACE_O_TRACESYSGOOD | PTRACE_O_TRACEEXEC);
+/* The registrations of its fds on the master in its epoll sets, and the
+ * flags of those fds, from the frozen view. */
+static void holder_look(struct holder *h) {
+        _cleanup_free_ struct proc_fd *fds = NULL;
+        struct proc_fd targets[MAX_FDS];
+        ssize_t n = proc_list_fds(h->dirfd, &fds);
 
+        if (n <= 0)
+                return;
+        for (size_t k = 0; k < h->n_fds; k++) {
+                targets[k] = (struct proc_fd){.fd = h->fd[k]};
+                for (ssize_t i = 0; i < n; i++)
+                        if (fds[i].fd == h->fd[k]) {
+                                targets[k].dev = h->dev[k] = fds[i].dev;
+                                targets[k].ino = h->ino[k] = fds[i].ino;
+                                h->flags[k] = fds[i].flags;
+                        }
+        }
+        h->n_ep = proc_epoll_watches(h->dirfd, fds, (size_t)n, targets, h->n_fds, h->ep, MAX_EPOLL);
+}
+
+static int holder_refused(struct takeover *s, struct holder *h, enum engine_error_kind kind, int r,
+                          const char *why) {
+        (void)s;
+        return engine_fail(s->err, kind, r,
+                           "cannot stop %d (%s), which holds the terminal: %s; nothing was "
+                           "changed",
+                           (int)h->pid, h->comm, why);
+}
+
+/* Attach (nothing stops), check again who it is and that its fds are still
+ * our master, and only then stop it. */
+static int holder_freeze(struct takeover *s, struct holder *h) {
+        struct engine_target target;
+        int r;
+
+        r = tracee_seize(&h->t, h->pid, h->dirfd, PTRACE_O_TRACESYSGOOD);
+        if (r == -EPERM)
+                return holder_refused(s, h, ENGINE_ERR_PERMISSION, r,
+                                      "the kernel refused ptrace (another user's process, or "
+                                      "one that is protected?)");
+        if (r == -EBUSY)
+                return holder_refused(s, h, ENGINE_ERR_BUSY, r,
+                                      "it is already traced (a debugger, or another adoption)");
+        if (r == -ESRCH)
+                return holder_refused(s, h, ENGINE_ERR_TARGET_GONE, r,
+                                      "it exited, or started another program, meanwhile");
         if (r < 0)
-                return r;
+                return holder_refused(s, h, ENGINE_ERR_FAILED, r, strerror(-r));
+        h->seized = true;
+        if (s->opts->verify) {
+                r = engine_identify(h->pidfd, &target, s->err);
+                if (r < 0)
+                        return r;
+                r = s->opts->verify(&target, s->opts->userdata, s->err);
+                if (r < 0)
+                        return r;
+        }
+        if (!holder_fds_are_master(s, h))
+                return holder_refused(s, h, ENGINE_ERR_FAILED, -ESTALE,
+                                      "its terminal fds changed while it was being looked at; "
+                                      "try again");
+        r = tracee_interrupt(&h->t, s->opts->stop_timeout_ms);
+        if (r == -ETIMEDOUT)
+                return engine_fail(
+                        s->err, ENGINE_ERR_BUSY, -EBUSY,
+                        "thread %d of process %d (%s), which holds the terminal, did not stop "
+                        "(state %c, wchan %s): it may be waiting for a vfork()ed child or for a "
+                        "slow filesystem; nothing was changed; try again when it has moved on",
+                        (int)h->t.stuck_tid, (int)h->pid, h->comm, h->t.stuck_state,
+                        h->t.stuck_wchan);
+        if (r == -ESTALE)
+                return holder_refused(s, h, ENGINE_ERR_TARGET_GONE, r,
+                                      "it started another program meanwhile");
+        if (r == -ESRCH)
+                return holder_refused(s, h, ENGINE_ERR_TARGET_GONE, r, "it has exited");
+        if (r < 0)
+                return holder_refused(s, h, ENGINE_ERR_FAILED, r, strerror(-r));
         h->frozen = true;
-        r = tracee_block_signals(&h->t);
+        /* Frozen, its fds cannot change any more: the last look. */
+        if (!holder_fds_are_master(s, h))
+                return holder_refused(s, h, ENGINE_ERR_FAILED, -ESTALE,
+                                      "its terminal fds changed while it was being stopped; "
+                                      "try again");
+        holder_look(h);
+        r = remote_init(&h->r, &h->t);
+        if (r == -ENOEXEC)
+                return engine_fail(s->err, ENGINE_ERR_UNSUPPORTED, r,
+                                   "%d (%s), which holds the terminal, runs with a register set "
+                                   "this %s build does not know; use a build for its "
+                                   "architecture; nothing was changed",
+                                   (int)h->pid, h->comm, arch_build_name);
         if (r < 0)
-                return r;
-        find_epoll(h);
-        return remote_init(&h->r, &h->t);
+                return holder_refused(s, h, ENGINE_ERR_FAILED, r, strerror(-r));
+        h->remote_ready = true;
+        {
+                long v = rcall(h, ARCH_SYS_GETPID, 0, 0, 0, 0);
+                if (remote_failed(v))
+                        return holder_refused(s, h, ENGINE_ERR_TARGET_GONE, (int)v,
+                                              "it has exited");
+                h->t.self_pid = (pid_t)v;
+        }
+        return 0;
 }
 
 /* A checkpoint before each step of a switch, as in process mode: tests make
- * the step fail, or kill the holder just before it. */
+ * the step fail, kill the holder, or kill us just before it. */
 static int checkpoint(struct holder *h) {
         if (++*h->step != h->opts->fault.step)
                 return 0;
-        if (h->opts->fault.action == ENGINE_FAULT_FAIL)
+        switch (h->opts->fault.action) {
+        case ENGINE_FAULT_FAIL:
                 return -EIO;
-        if (h->opts->fault.action == ENGINE_FAULT_KILL)
+        case ENGINE_FAULT_KILL:
                 (void)syscall(SYS_pidfd_send_signal, h->pidfd, SIGKILL, NULL, 0);
-        return 0;
+                return 0;
+        case ENGINE_FAULT_KILL_TRACER:
+                (void)raise(SIGKILL);
+                return 0;
+        default:
+                return 0;
+        }
 }
 
 /* One forward step: a checkpoint, then the remote call. */
@@ -256,6 +308,7 @@ static long step(struct holder *h, enum arch_sys sys, uint64_t a0, uint64_t a1, 
         return r < 0 ? r : rcall(h, sys, a0, a1, a2, a3);
 }
 
+/* Every fd it has on the master becomes /dev/null; each is saved first. */
 static int holder_switch(struct holder *h) {
         long v;
         int r;
@@ -269,64 +322,72 @@ static int holder_switch(struct holder *h) {
         r = remote_write(&h->r, h->r.scratch + SCR_DEVNULL, "/dev/null", 10);
         if (r < 0)
                 return r;
-        v = step(h, ARCH_SYS_FCNTL, (uint64_t)h->fd, F_DUPFD_CLOEXEC, 3, 0);
-        if (remote_failed(v))
-                return (int)v;
-        h->saved = v;
+        for (size_t k = 0; k < h->n_fds; k++) {
+                v = step(h, ARCH_SYS_FCNTL, (uint64_t)h->fd[k], F_DUPFD_CLOEXEC, 3, 0);
+                if (remote_failed(v))
+                        return (int)v;
+                h->saved[k] = v;
+        }
         v = step(h, ARCH_SYS_OPENAT, (uint64_t)(int64_t)AT_FDCWD, h->r.scratch + SCR_DEVNULL,
                  O_RDWR | O_CLOEXEC, 0);
         if (remote_failed(v))
                 return (int)v;
         h->nullfd = v;
         /* Its event loop must stop hearing about the master: drop the
-         * registrations of that fd (the file stays alive through our copy,
-         * so the kernel would not drop them by itself). */
+         * registrations of those fds (the file stays alive through our
+         * copy, so the kernel would not drop them by itself). */
         for (size_t i = 0; i < h->n_ep; i++) {
                 v = step(h, ARCH_SYS_EPOLL_CTL, (uint64_t)h->ep[i].epfd, EPOLL_CTL_DEL,
-                         (uint64_t)h->fd, 0);
+                         (uint64_t)h->ep[i].e.tfd, 0);
                 if (remote_failed(v))
                         return (int)v;
                 h->ep_deleted[i] = true;
         }
-        v = step(h, ARCH_SYS_DUP3, (uint64_t)h->nullfd, (uint64_t)h->fd,
-                 h->flags & O_CLOEXEC ? O_CLOEXEC : 0, 0);
-        if (remote_failed(v))
-                return (int)v;
-        h->replaced = true;
+        for (size_t k = 0; k < h->n_fds; k++) {
+                v = step(h, ARCH_SYS_DUP3, (uint64_t)h->nullfd, (uint64_t)h->fd[k],
+                         h->flags[k] & O_CLOEXEC ? O_CLOEXEC : 0, 0);
+                if (remote_failed(v))
+                        return (int)v;
+                h->replaced[k] = true;
+        }
         return 0;
 }
 
 static void holder_undo(struct holder *h) {
-        if (!h->frozen || h->t.gone)
+        if (!h->remote_ready || h->t.gone)
                 return;
-        if (h->replaced && h->saved >= 0)
-                (void)rcall(h, ARCH_SYS_DUP3, (uint64_t)h->saved, (uint64_t)h->fd,
-                            h->flags & O_CLOEXEC ? O_CLOEXEC : 0, 0);
-        h->replaced = false;
+        for (size_t k = h->n_fds; k-- > 0;) {
+                if (h->replaced[k] && h->saved[k] >= 0)
+                        (void)rcall(h, ARCH_SYS_DUP3, (uint64_t)h->saved[k], (uint64_t)h->fd[k],
+                                    h->flags[k] & O_CLOEXEC ? O_CLOEXEC : 0, 0);
+                h->replaced[k] = false;
+        }
         for (size_t i = 0; i < h->n_ep; i++) {
                 if (!h->ep_deleted[i])
                         continue;
                 if (remote_write_epoll_event(&h->r, h->r.scratch + SCR_EVENT, h->ep[i].e.events,
                                              h->ep[i].e.data) == 0)
                         (void)rcall(h, ARCH_SYS_EPOLL_CTL, (uint64_t)h->ep[i].epfd, EPOLL_CTL_ADD,
-                                    (uint64_t)h->fd, h->r.scratch + SCR_EVENT);
+                                    (uint64_t)h->ep[i].e.tfd, h->r.scratch + SCR_EVENT);
                 h->ep_deleted[i] = false;
         }
 }
 
 static void holder_leave(struct holder *h) {
-        if (h->frozen) {
-                if (!h->t.gone) {
-                        if (h->saved >= 0)
-                                (void)rcall(h, ARCH_SYS_CLOSE, (uint64_t)h->saved, 0, 0, 0);
+        if (h->seized) {
+                if (h->remote_ready && !h->t.gone) {
+                        for (size_t k = 0; k < h->n_fds; k++)
+                                if (h->saved[k] >= 0)
+                                        (void)rcall(h, ARCH_SYS_CLOSE, (uint64_t)h->saved[k], 0, 0,
+                                                    0);
                         if (h->nullfd >= 0)
                                 (void)rcall(h, ARCH_SYS_CLOSE, (uint64_t)h->nullfd, 0, 0, 0);
+                        (void)remote_requeue_deferred(&h->r);
                         (void)remote_scratch_unmap(&h->r);
-                        (void)tracee_restore_signals(&h->t);
                         (void)remote_restore(&h->r);
                 }
                 tracee_release(&h->t);
-                h->frozen = false;
+                h->seized = h->frozen = h->remote_ready = false;
         }
         if (h->pidfd >= 0)
                 close(h->pidfd);
@@ -336,6 +397,18 @@ static void holder_leave(struct holder *h) {
 }
 
 /* ---- the takeover ---- */
+
+/* The devpts instance of the session's slave, from any fd of the target
+ * open on it (0 if it has none: then the device number alone decides). */
+static dev_t slave_devpts(int dirfd, dev_t tty) {
+        _cleanup_free_ struct proc_fd *fds = NULL;
+        ssize_t n = proc_list_fds(dirfd, &fds);
+
+        for (ssize_t i = 0; i < n; i++)
+                if (S_ISCHR(fds[i].mode) && fds[i].rdev == tty)
+                        return fds[i].dev;
+        return 0;
+}
 
 /* A process whose terminal was hung up (its master closed: the window or
  * the ssh connection went away) has no controlling terminal any more, but
@@ -383,19 +456,126 @@ static int identify_session(struct takeover *s, int pidfd) {
         return 0;
 }
 
+int engine_session_probe(int pidfd, struct engine_session_info *info, struct engine_error *err) {
+        struct engine_result res = {0};
+        struct takeover s = {.opts = NULL, .res = &res, .err = err, .master = -1};
+        int r;
+
+        memset(err, 0, sizeof(*err));
+        memset(info, 0, sizeof(*info));
+        r = identify_session(&s, pidfd);
+        if (r < 0)
+                return r;
+        r = probe(&s, info);
+        if (r < 0)
+                return engine_fail(err, ENGINE_ERR_FAILED, r, "cannot list processes: %s",
+                                   strerror(-r));
+        return 0;
+}
+
+/* A holder of the probe, opened for the takeover: its pidfd and /proc
+ * directory, proven to be the same process. */
+static int open_holder(struct takeover *s, const struct engine_holder *ph, struct holder *h) {
+        struct proc_stat ps;
+
+        *h = (struct holder){.pid = ph->pid,
+                             .pidfd = -1,
+                             .dirfd = -1,
+                             .nullfd = -1,
+                             .opts = s->opts,
+                             .step = &s->res->steps};
+        for (size_t k = 0; k < MAX_FDS; k++)
+                h->saved[k] = -1;
+        h->pidfd = (int)syscall(SYS_pidfd_open, ph->pid, 0);
+        if (h->pidfd < 0 || proc_open(h->pidfd, ph->pid, &h->dirfd) < 0)
+                return -ESRCH;
+        if (proc_read_stat(h->dirfd, &ps) == 0)
+                snprintf(h->comm, sizeof(h->comm), "%s", ps.comm);
+        memcpy(h->fd, ph->fds, ph->n_fds * sizeof(h->fd[0]));
+        h->n_fds = ph->n_fds;
+        return 0;
+}
+
+/* Our own copy of the master, from the first holder fd that turns out to be
+ * the master of the session's slave; then every holder fd that is not that
+ * same open file is dropped (a pty of the same number in another devpts
+ * instance). Only after authorization: copying an fd is a privileged act. */
+static int take_master(struct takeover *s) {
+        size_t out = 0;
+
+        for (size_t i = 0; i < s->n && s->master < 0; i++)
+                for (size_t k = 0; k < s->h[i].n_fds && s->master < 0; k++) {
+                        int m = (int)syscall(SYS_pidfd_getfd, s->h[i].pidfd, s->h[i].fd[k], 0);
+                        if (m < 0)
+                                continue;
+                        if (master_matches(s, m))
+                                s->master = m;
+                        else
+                                close(m);
+                }
+        if (s->master < 0)
+                return -ENOENT;
+        for (size_t i = 0; i < s->n; i++) {
+                struct holder *h = &s->h[i];
+                size_t kept = 0;
+
+                for (size_t k = 0; k < h->n_fds; k++)
+                        if (syscall(SYS_kcmp, getpid(), h->pid, KCMP_FILE, s->master, h->fd[k]) ==
+                            0)
+                                h->fd[kept++] = h->fd[k];
+                h->n_fds = kept;
+                if (kept == 0) {
+                        holder_leave(h);
+                        continue;
+                }
+                if (out != i)
+                        s->h[out] = *h;
+                out++;
+        }
+        s->n = out;
+        return 0;
+}
+
+static int session_proceed(struct takeover *s) {
+        int r;
+
+        if (!s->opts->proceed)
+                return 0;
+        r = s->opts->proceed(s->opts->userdata, s->err);
+        if (r >= 0)
+                return 0;
+        if (s->err->message[0] == '\0')
+                engine_fail(s->err, ENGINE_ERR_FAILED, r,
+                            "the takeover of /dev/pts/%u was called off; nothing was changed",
+                            s->index);
+        if (s->err->kind == ENGINE_OK)
+                s->err->kind = ENGINE_ERR_FAILED;
+        return r;
+}
+
 int engine_adopt_session(int pidfd, const struct engine_options *opts, struct engine_result *res,
                          struct engine_error *err) {
         struct takeover s = {.opts = opts, .res = res, .err = err, .master = -1};
+        struct engine_session_info info;
         int r;
         size_t i;
 
         r = identify_session(&s, pidfd);
         if (r < 0)
                 return r;
-        r = find_holders(&s);
+        r = probe(&s, &info);
         if (r < 0)
                 return engine_fail(err, ENGINE_ERR_FAILED, r, "cannot list processes: %s",
                                    strerror(-r));
+        memcpy(res->members, info.members, info.n_members * sizeof(res->members[0]));
+        res->n_members = info.n_members;
+        for (i = 0; i < info.n_holders; i++) {
+                if (open_holder(&s, &info.holders[i], &s.h[s.n]) < 0) {
+                        holder_leave(&s.h[s.n]);
+                        continue; /* gone meanwhile */
+                }
+                s.n++;
+        }
         if (s.n == 0)
                 return engine_fail(
                         err, ENGINE_ERR_NOT_A_TERMINAL, -ENOENT,
@@ -403,13 +583,7 @@ int engine_adopt_session(int pidfd, const struct engine_options *opts, struct en
                         "window or ssh connection is gone), so there is no session to take "
                         "over; its processes can still be adopted one by one (process mode, "
                         "without --session)",
-                        s.unreadable ? "that may be looked at " : "", s.index);
-        res->n_holders = s.n;
-        for (i = 0; i < s.n; i++) {
-                res->holders[i] = s.h[i].pid;
-                if (i < ENGINE_MAX_FDS)
-                        res->replaced_fds[res->n_replaced++] = s.h[i].fd;
-        }
+                        info.unreadable ? "that may be looked at " : "", s.index);
         if (opts->verify) {
                 for (i = 0; i < s.n; i++) {
                         struct engine_target t;
@@ -421,34 +595,29 @@ int engine_adopt_session(int pidfd, const struct engine_options *opts, struct en
                 }
         }
         if (opts->dry_run) {
+                /* Nothing copied, nothing opened: what the probe saw. */
                 r = 0;
+                goto report;
+        }
+
+        if (take_master(&s) < 0) {
+                r = engine_fail(err, ENGINE_ERR_NOT_A_TERMINAL, -ENOENT,
+                                "none of the ptmx fds numbered like /dev/pts/%u is its master "
+                                "(another devpts instance?); nothing was changed",
+                                s.index);
                 goto out;
         }
 
         /* Freeze every holder, switch each, and let them go only when all
          * worked: a failure undoes every switch. */
         for (i = 0; i < s.n; i++) {
-                r = holder_freeze(&s.h[i]);
-                if (r == -ENOEXEC) {
-                        engine_fail(err, ENGINE_ERR_UNSUPPORTED, r,
-                                    "%d (%s), which holds the terminal, runs with a register set "
-                                    "this %s build does not know; use a build for its "
-                                    "architecture; nothing was changed",
-                                    (int)s.h[i].pid, s.h[i].comm, arch_build_name);
+                r = holder_freeze(&s, &s.h[i]);
+                if (r < 0)
                         goto undo;
-                }
-                if (r < 0) {
-                        engine_fail(err,
-                                    r == -EPERM   ? ENGINE_ERR_PERMISSION
-                                    : r == -EBUSY ? ENGINE_ERR_BUSY
-                                                  : ENGINE_ERR_FAILED,
-                                    r,
-                                    "cannot stop %d (%s), which holds the terminal: %s; nothing "
-                                    "was changed",
-                                    (int)s.h[i].pid, s.h[i].comm, strerror(-r));
-                        goto undo;
-                }
         }
+        r = session_proceed(&s);
+        if (r < 0)
+                goto undo;
         for (i = 0; i < s.n; i++) {
                 r = holder_switch(&s.h[i]);
                 if (r < 0) {
@@ -476,11 +645,21 @@ int engine_adopt_session(int pidfd, const struct engine_options *opts, struct en
         }
         res->master_fd = s.master;
         s.master = -1;
-        return 0;
+        r = 0;
+        goto report;
 
 undo:
         for (i = s.n; i-- > 0;)
                 holder_undo(&s.h[i]);
+        goto out;
+report:
+        res->n_holders = s.n;
+        res->n_replaced = 0;
+        for (i = 0; i < s.n; i++) {
+                res->holders[i] = s.h[i].pid;
+                for (size_t k = 0; k < s.h[i].n_fds && res->n_replaced < ENGINE_MAX_FDS; k++)
+                        res->replaced_fds[res->n_replaced++] = s.h[i].fd[k];
+        }
 out:
         for (i = 0; i < s.n; i++)
                 holder_leave(&s.h[i]);

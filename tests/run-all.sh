@@ -22,14 +22,20 @@ set -euo pipefail
 # the 32-bit build. .ci/run installs from this same list.
 DEB_PACKAGES=(meson ninja-build pkg-config gcc libsystemd-dev libcmocka-dev dbus polkitd
               libdbus-1-dev libpolkit-gobject-1-dev gcc-multilib tmux clang-format util-linux
-              python3 systemd python3-dbus qemu-system-x86 mmdebstrap cpio e2fsprogs
-              dpkg-dev debhelper lintian)
+              python3 systemd python3-dbus qemu-system-x86 mmdebstrap cpio e2fsprogs)
+DEB_PACKAGES+=(libgtk-4-dev libvte-2.91-gtk4-dev xvfb xdotool imagemagick) # reptyr-terminal, suite desktop
+DEB_PACKAGES+=(dpkg-dev debhelper lintian) # the .debs (suites packaging and vm)
 DEB_PACKAGES_I386=(libcmocka-dev:i386)
 # For reptyrd and reptyrctl's D-Bus path in the 32-bit build. Optional: on
 # Debian 12 it may need liblzma5 for both architectures at one version, which
 # install_libsystemd_i386 arranges; without it the 32-bit build has no
 # daemon and says so with a SKIP test.
 DEB_PACKAGES_I386_OPTIONAL=(libsystemd-dev:i386)
+
+# ---- fuzzing and the sanitizer build (tests/fuzz) ------------------------
+# clang and its libFuzzer runtime (only recommended by clang, hence named).
+DEB_PACKAGES+=(clang libclang-rt-14-dev)
+# ---- end of fuzzing and the sanitizer build -------------------------------
 
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$top"
@@ -184,6 +190,18 @@ run_build() {
 
 run_build "64-bit" build
 run_build "32-bit" build32 --native-file tests/i386.ini
+
+# ---- ASan+UBSan build (tests/fuzz/sanitizer-test.sh, build-asan/) --------
+# reptyrd, reptyrctl and the engine under AddressSanitizer (leaks included)
+# and UBSan through the unit, integration and bus suites: each test counts,
+# and a failed build or any sanitizer report counts as one more failure.
+echo "==> ASan+UBSan: tests/fuzz/sanitizer-test.sh"
+rm -f build-asan/meson-logs/testlog.json
+if ! bash tests/fuzz/sanitizer-test.sh; then
+        failed=$((failed + 1))
+fi
+count_log build-asan "ASan+UBSan"
+# ---- end of the ASan+UBSan build ------------------------------------------
 
 summary="$passed passed, $failed failed"
 if ((skipped > 0)); then

@@ -5,7 +5,14 @@
  * relays between its stdin/stdout and the new master until the target
  * exits or stdin ends (tests drive it through pipes). Not installed.
  *
- *   engine-driver [--session] [--stdio] [--dry-run] [--fault=fail:N|kill:N] [--no-relay] PID
+ *   engine-driver [--session] [--stdio] [--dry-run] [--no-relay]
+ *                 [--fault=fail:N|kill:N|killtracer:N] [--stop-timeout=MS]
+ *                 [--pause-in-verify=N] PID
+ *
+ * --pause-in-verify=N: the Nth permission check (the one made once the
+ * target is attached but not yet stopped is the 2nd in process mode) prints
+ * "VERIFY-PAUSE" and waits for a line on stdin: the test makes the target
+ * exec meanwhile.
  */
 #include <errno.h>
 #include <poll.h>
@@ -16,6 +23,23 @@
 #include <unistd.h>
 
 #include "engine.h"
+
+static unsigned pause_at, verify_calls;
+
+static int verify(const struct engine_target *t, void *userdata, struct engine_error *err) {
+        char c;
+
+        (void)t;
+        (void)userdata;
+        (void)err;
+        if (++verify_calls == pause_at) {
+                printf("VERIFY-PAUSE\n");
+                fflush(stdout);
+                while (read(STDIN_FILENO, &c, 1) == 1 && c != '\n')
+                        ;
+        }
+        return 0;
+}
 
 static void relay(int master, int pidfd) {
         char buf[65536];
@@ -73,6 +97,14 @@ int main(int argc, char **argv) {
                 } else if (strncmp(argv[i], "--fault=kill:", 13) == 0) {
                         opts.fault.action = ENGINE_FAULT_KILL;
                         opts.fault.step = (unsigned)atoi(argv[i] + 13);
+                } else if (strncmp(argv[i], "--fault=killtracer:", 19) == 0) {
+                        opts.fault.action = ENGINE_FAULT_KILL_TRACER;
+                        opts.fault.step = (unsigned)atoi(argv[i] + 19);
+                } else if (strncmp(argv[i], "--stop-timeout=", 15) == 0) {
+                        opts.stop_timeout_ms = (unsigned)atoi(argv[i] + 15);
+                } else if (strncmp(argv[i], "--pause-in-verify=", 18) == 0) {
+                        pause_at = (unsigned)atoi(argv[i] + 18);
+                        opts.verify = verify;
                 } else {
                         fprintf(stderr, "unknown option %s\n", argv[i]);
                         return 2;

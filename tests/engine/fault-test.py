@@ -15,6 +15,7 @@ and the session must still answer through it.
 """
 import os
 import re
+import signal
 import subprocess
 import sys
 
@@ -92,11 +93,114 @@ def one_session(driver, holder, action, step):
         w.cleanup()
 
 
-def run_driver(driver, pid, fault, extra=()):
+def run_driver(driver, pid, fault, extra=(), want_rc=False):
     p = subprocess.run([driver, "--no-relay", "--fault=" + fault] + list(extra) + [str(pid)],
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=20)
     out = p.stdout.decode()
-    return dict(re.findall(r"^(\w+)=(.*)$", out, re.M)), out
+    kv = dict(re.findall(r"^(\w+)=(.*)$", out, re.M))
+    return (kv, out, p.returncode) if want_rc else (kv, out)
+
+
+def masks(pid):
+    return {t: harness.proc_status(pid, int(t))["SigBlk"] for t in os.listdir("/proc/%d/task" % pid)}
+
+
+def check_released(pid, blk_before, step, who):
+    st = harness.proc_status(pid)
+    if st["State"][:1] in ("Z", "X"):
+        return False
+    for t in os.listdir("/proc/%d/task" % pid):
+        if harness.proc_status(pid, int(t))["TracerPid"] != "0":
+            raise Failure("step %d killtracer: %s thread %s still traced" % (step, who, t))
+    if masks(pid) != blk_before:
+        raise Failure("step %d killtracer: %s SigBlk %r -> %r" % (step, who, blk_before, masks(pid)))
+    return True
+
+
+def one_killtracer(w, driver, victim, setup, step):
+    """The tracer dies (SIGKILL) just before step N: the kernel detaches
+    everything. The target must be alive, untraced, with its own signal
+    mask, no stray child, and still reachable: on its old terminal it
+    answers; on the new pty whose master died with the tracer it sees a
+    hangup. Returns the state it was left in."""
+    a, pid, holder = start_victim(w, victim, setup)
+    w.settled_snapshot(pid)
+    blk = masks(pid)
+    old = os.readlink("/proc/%d/fd/0" % pid)
+    kv, out, rc = run_driver(driver, pid, "killtracer:%d" % step, want_rc=True)
+    if kv.get("ok") == "1":
+        return "done", int(kv["steps"])
+    if rc != -9:
+        raise Failure("step %d killtracer: driver ended with %r: %r" % (step, rc, out))
+    try:
+        alive = check_released(pid, blk, step, "victim")
+        if alive:
+            w.wait_until(lambda: harness.proc_state(pid) in ("S", "T", "Z", None),
+                         what="victim settled")
+            alive = harness.proc_state(pid) in ("S", "T")
+            old_now = os.readlink("/proc/%d/fd/0" % pid) if alive else None
+    except FileNotFoundError:
+        alive = False  # ended, and its parent (the shell) reaped it
+    if not alive:
+        # Already on the new pty, whose master died with the tracer (the
+        # target keeps no copy of it): a hangup, as if its window closed.
+        # SIGHUP once the pty is its controlling terminal, end-of-file on
+        # its read before that (this victim then exits 0).
+        if setup == "leader":
+            w.wait_exit([holder], what="victim ends")
+            code = holder.exit_code()
+            if code not in (0, 128 + signal.SIGHUP):
+                raise Failure("step %d killtracer: victim ended by %s, not by a hangup"
+                              % (step, harness.signal_name(code)))
+        return "restored", "hung up on the new pty (its master died with the tracer)"
+    left = [k for k in zombies_of(pid)]
+    if left and all(st == "Z" for _, st in left):
+        # Known window: the tracer died between creating the helper child
+        # (exit signal 0) and setsid(); the child is a zombie of the target
+        # until the target exits. Recorded, not hidden.
+        note = "zombie helper child %r left until the target exits" % left
+        os.kill(pid, signal.SIGTERM)
+        w.wait_until(lambda: harness.proc_state(pid) in (None, "Z"), what="victim ends on SIGTERM")
+        return "restored", note
+    if left:
+        return "stray-child", "children left: %r" % left
+    now = old_now
+    if now == old:
+        m = a.mark()
+        w.send(a, "still-here-%d\n" % step)
+        w.wait_for(a, r"GOT still-here-%d" % step, since=m, what="victim still on A")
+        if sid_pgrp_tty(pid)[2] == "0":
+            return "restored", "on its old terminal (which is no longer its controlling tty)"
+        return "restored", "on its old terminal, as before"
+    # On the new pty, whose master died with the tracer: a hangup, which
+    # may end it by itself any moment; otherwise it must still react to
+    # signals (nothing is blocked).
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        pass
+    w.wait_until(lambda: harness.proc_state(pid) in (None, "Z"), what="victim ends on SIGTERM")
+    return "restored", "on the new pty %s, master gone (hung up); ends on SIGTERM" % now
+
+
+def one_session_killtracer(w, driver, holder, step):
+    out, win, h, shell = start_session(w, holder)
+    blk = masks(h.pid)
+    masters = holder_master(h.pid)
+    kv, text, rc = run_driver(driver, shell, "killtracer:%d" % step, ["--session"], want_rc=True)
+    if kv.get("ok") == "1":
+        return "done", int(kv["steps"])
+    if rc != -9:
+        raise Failure("step %d killtracer: driver ended with %r: %r" % (step, rc, text))
+    if not check_released(h.pid, blk, step, "holder"):
+        raise Failure("step %d killtracer: holder died" % step)
+    if holder_master(h.pid) == masters:
+        m = out.mark()
+        os.write(win, b"echo still-$((%d*2))\n" % step)
+        w.wait_for(out, r"still-%d" % (step * 2), since=m, what="session still on its holder")
+        return "restored", "session still on its holder"
+    return "restored", "holder's master fds %s now %s (a leaked copy of the master)" % (
+        masters, holder_master(h.pid))
 
 
 def sid_pgrp_tty(pid):
@@ -172,11 +276,20 @@ def main():
     driver, victim, setup = sys.argv[1:4]
     failures = 0
     total = None
-    for action in ("fail", "kill"):
+    for action in ("fail", "kill", "killtracer"):
         step = 1
         while True:
             try:
-                if setup == "session":
+                if action == "killtracer":
+                    w = harness.World()
+                    try:
+                        if setup == "session":
+                            outcome, info = one_session_killtracer(w, driver, victim, step)
+                        else:
+                            outcome, info = one_killtracer(w, driver, victim, setup, step)
+                    finally:
+                        w.cleanup()
+                elif setup == "session":
                     outcome, info = one_session(driver, victim, action, step)
                 else:
                     outcome, info = one(driver, victim, setup, action, step)
@@ -189,8 +302,11 @@ def main():
                 print("%s: all %d steps covered" % (action, step - 1), flush=True)
                 break
             print("%s at step %d: %s%s" % (action, step, outcome,
-                                             (" (" + info + ")") if info and outcome == "restored"
+                                             (" (" + info + ")") if info and outcome != "gone"
                                              else ""), flush=True)
+            if outcome == "stray-child":
+                print("FAIL: step %d killtracer left a stray child" % step, flush=True)
+                failures += 1
             step += 1
             if step > 200:
                 print("FAIL: the engine never finished; fault steps do not end", flush=True)

@@ -28,7 +28,7 @@ sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from harness import (DEFAULT_TIMEOUT, Failure, Pty, Skip, World, compare_snapshots,  # noqa: E402
-                     elf_bits, fd_table, fdinfo, proc_stat, proc_state,
+                     elf_bits, fd_table, fdinfo, proc_stat, proc_state, proc_status,
                      signal_name, snapshot, tty_nr_of)
 
 EXIT_INVALID = 64
@@ -202,7 +202,8 @@ class Case:
                 raise Failure("a kernel-internal restart code reached the victim: %r"
                               % [line for line in s.text().splitlines() if "ERRNO" in line])
 
-    def check_on_new_terminal(self, v, A, C, client, new_tty, a_mark, a_quiet=True):
+    def check_on_new_terminal(self, v, A, C, client, new_tty, a_mark, a_quiet=True,
+                              shell_job=False):
         """Everything a user relies on after adoption."""
         w, watch, t = self.w, [client], v.timeout
 
@@ -223,6 +224,14 @@ class Case:
             raise Failure("a line typed on the old terminal reached the victim: %r" % C.tail())
         w.pump(0)
         leaked = A.text(a_mark)
+        if shell_job:
+            # The old shell was shown its job stop: it says so and prompts
+            # again (reading what was typed on A); the victim itself must
+            # write nothing there.
+            if not re.search(r"Stopped", leaked):
+                raise Failure("the old shell did not see its job stop: %r" % leaked)
+            leaked = "\n".join(l for l in leaked.replace("\r", "").split("\n")
+                               if l.strip() and "Stopped" not in l and "SH-PROMPT" not in l)
         if a_quiet and leaked:
             raise Failure("the old terminal got output after adoption: %r" % leaked)
         if "GOT" in leaked or "WINCH" in leaked:
@@ -268,7 +277,7 @@ class Case:
         self.check_no_restart_errno(A, C)
 
     def check_unchanged(self, v, before, old_tty=None, new_tty=None, what="adoption", may_queue=0,
-                        moved=None):
+                        moved=None, hangup_guard=False):
         """may_queue: signals (a mask) that may have become pending, e.g.
         the SIGWINCH that tells a stopped program to redraw once continued."""
         last = []
@@ -280,6 +289,17 @@ class Case:
                     b, a = int(before["process"][k], 16), int(after["process"][k], 16)
                     if a & ~b & ~may_queue == 0:
                         after["process"][k] = before["process"][k]
+            if hangup_guard:
+                # A job of the old shell ignores SIGHUP while that shell
+                # lives (its "SIGHUP to every job" would hit it).
+                ign = int(after["process"]["SigIgn"], 16)
+                if not ign & 1:
+                    last[:] = ["SIGHUP is not ignored while the old shell lives"]
+                    return False
+                b = int(before["process"]["SigIgn"], 16)
+                after["process"]["SigIgn"] = "%016x" % (ign & ~1 | b & 1)
+                if int(before["process"]["SigCgt"], 16) & 1:
+                    after["process"]["SigCgt"] = before["process"]["SigCgt"]
             last[:] = compare_snapshots(before, after, old_tty, new_tty, moved)
             return not last
 
@@ -524,10 +544,10 @@ def _stopped_sigtstp(c):
     new_tty = c.wait_adopted(v, A.path, C, client)
     # The session/ppid bookkeeping changes with setsid(); the rest must not.
     c.check_unchanged(v, stopped, A.path, new_tty, what="adopting a stopped job",
-                      may_queue=SIGWINCH_BIT)
+                      may_queue=SIGWINCH_BIT, hangup_guard=True)
     os.kill(v.pid, signal.SIGCONT)
     c.check_on_new_terminal(v, A, C, client, new_tty, a_mark, a_quiet=False)
-    c.check_unchanged(v, running, A.path, new_tty)
+    c.check_unchanged(v, running, A.path, new_tty, hangup_guard=True)
     c.finish_quit(v, C, client)
     check_shell_alive(c, v.shell, A)
 
@@ -554,12 +574,46 @@ def _shell_job(c):
     C = c.w.pty("C", rows=30, cols=90)
     client = c.start_reptyrctl(v.pid, C)
     new_tty = c.wait_adopted(v, A.path, C, client)
-    c.check_on_new_terminal(v, A, C, client, new_tty, a_mark)
-    c.check_unchanged(v, before, A.path, new_tty)
+    c.check_on_new_terminal(v, A, C, client, new_tty, a_mark, shell_job=True)
+    c.check_unchanged(v, before, A.path, new_tty, hangup_guard=True)
     if not v.shell.alive():
         raise Failure("bash on the old terminal died during adoption")
     c.finish_quit(v, C, client)
     check_shell_alive(c, v.shell, A)
+
+
+@case("shell-job-outlives-its-old-shell")
+def _shell_job_outlives_old_shell(c):
+    """A job of an interactive bash that handles SIGHUP itself, adopted: while
+    its old shell lives, SIGHUP is ignored (the shell's "SIGHUP to all my
+    jobs" would reach it: its new process group has the old job's number);
+    SIGKILL of the old shell (a closed window) leaves it running on the new
+    terminal, and its own SIGHUP handler is given back once the old shell
+    and session leader are gone, so that a hangup of its new terminal
+    reaches it."""
+    A = c.w.pty("A")
+    v = victim_in_shell(c, A, mode="sighup-handle")
+    hup = 1 << (signal.SIGHUP - 1)
+
+    def masks():
+        st = proc_status(v.pid)
+        return int(st["SigIgn"], 16), int(st["SigCgt"], 16)
+
+    if masks()[1] & hup == 0:
+        raise Failure("setup: the victim does not catch SIGHUP")
+    C = c.w.pty("C", rows=30, cols=90)
+    client = c.start_reptyrctl(v.pid, C)
+    c.wait_adopted(v, A.path, C, client)
+    if masks()[0] & hup == 0:
+        raise Failure("SIGHUP is not ignored while the old shell lives: SigIgn %x" % masks()[0])
+    os.kill(v.shell.pid, signal.SIGKILL)
+    c.w.wait_exit([v.shell], what="the old shell killed")
+    c.w.wait_until(lambda: masks()[1] & hup and not masks()[0] & hup,
+                   what="the victim's own SIGHUP handler given back",
+                   detail=lambda: "SigIgn %x SigCgt %x" % masks())
+    c.ask(v, C, "after-the-old-shell", line_rx("GOT after-the-old-shell"),
+          "the victim still answers on its new terminal", [client])
+    c.finish_quit(v, C, client)
 
 
 @case("children")
@@ -781,6 +835,26 @@ def _exit_status_code(c):
     c.finish_quit(v, C, client, expect=7)
 
 
+@case("exit-status-from-zombie")
+def _exit_status_from_zombie(c):
+    """The victim's parent (the harness) does not reap it until reptyrctl is
+    done: the status must come from the zombie itself, on every kernel."""
+    v = c.start_victim("exit-code", 9)
+    c.pre_adoption(v, v.pty.path)
+    C = c.w.pty("C")
+    client = c.start_reptyrctl(v.pid, C)
+    c.wait_adopted(v, v.pty.path, C, client)
+    c.w.send(C, "quit\n")
+    c.w.wait_exit([client], what="reptyrctl exit while the victim is an unreaped zombie")
+    state = open("/proc/%d/stat" % v.pid).read().rsplit(")", 1)[1].split()[0]
+    if state != "Z":
+        raise Failure("the victim is %s, not an unreaped zombie: the test proves nothing" % state)
+    if client.exit_code() != 9:
+        raise Failure("reptyrctl exited %s with its target an unreaped zombie of status 9; %r"
+                      % (signal_name(client.exit_code()), C.tail()))
+    c.w.wait_exit([v.proc], what="victim reaped")
+
+
 @case("exit-status-killed")
 def _exit_status_killed(c):
     v = c.start_victim("read")
@@ -793,6 +867,106 @@ def _exit_status_killed(c):
     if client.exit_code() != 128 + signal.SIGKILL:
         raise Failure("reptyrctl exited %s after SIGKILL of the victim, expected 137; %r"
                       % (signal_name(client.exit_code()), C.tail()))
+
+
+def _tmux(tmpdir, *args):
+    import subprocess
+    return subprocess.run(["tmux"] + list(args), env=dict(os.environ, TMUX_TMPDIR=tmpdir),
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                          timeout=10)
+
+
+def _adopt_into_tmux(c, session):
+    """reptyrctl adopt --tmux[=SESSION], run with no terminal at all (as from
+    a script): the victim ends up relayed in a new tmux window, answers what
+    is typed there, and reptyrctl itself exits 0 at once saying how to
+    attach. Its own tmux server (TMUX_TMPDIR) keeps the machine's alone."""
+    import shutil
+    import subprocess
+    if not shutil.which("tmux"):
+        raise Skip("tmux is not installed")
+    tmpdir = tempfile.mkdtemp(prefix="reptyr-tmux-")
+    try:
+        if session:
+            r = _tmux(tmpdir, "new-session", "-d", "-s", session, "-x", "100", "-y", "30",
+                      "sleep", "600")
+            if r.returncode != 0:
+                raise Failure("tmux new-session: %s" % r.stdout)
+        v = c.start_victim("read")
+        c.pre_adoption(v, v.pty.path)
+        opt = "--tmux=" + session if session else "--tmux"
+        p = subprocess.run([c.reptyrctl, "adopt", "--direct", opt, str(v.pid)],
+                           stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, text=True, timeout=30,
+                           env=dict(os.environ, TMUX_TMPDIR=tmpdir))
+        want = session or "reptyr-%d" % v.pid
+        if p.returncode != 0 or "tmux attach -t %s" % want not in p.stdout:
+            raise Failure("reptyrctl adopt %s exited %d: %r" % (opt, p.returncode, p.stdout))
+        target = re.search(r"tmux window (\S+?);", p.stdout).group(1)
+
+        def pane():
+            return _tmux(tmpdir, "capture-pane", "-p", "-t", target).stdout
+
+        c.w.wait_until(lambda: "moved here" in pane(), what="the banner in the tmux window",
+                       detail=pane)
+        c.w.wait_until(lambda: os.readlink("/proc/%d/fd/0" % v.pid) != v.pty.path,
+                       what="victim on a new terminal")
+        _tmux(tmpdir, "send-keys", "-t", target, "hello-tmux", "Enter")
+        c.w.wait_until(lambda: "GOT hello-tmux" in pane(), what="victim answering in tmux",
+                       detail=pane)
+        _tmux(tmpdir, "send-keys", "-t", target, "quit", "Enter")
+        c.w.wait_exit([v.proc], what="victim exits")
+    finally:
+        _tmux(tmpdir, "kill-server")
+        shutil.rmtree(tmpdir, ignore_errors=True)
+
+
+@case("pty-stdio-runs-command-with-its-status")
+def _pty_stdio(c):
+    """reptyrctl pty --stdio -- COMMAND: the command runs on a new terminal
+    (its controlling terminal, REPTYR_PTY names it), relayed here, and
+    reptyrctl exits with its status."""
+    C = c.w.pty("C")
+    script = ('echo "on=$(tty) env=$REPTYR_PTY"; read x; echo "got=$x"; exit 6')
+    argv = c.prefix() + [c.reptyrctl, "pty", "--stdio", "--", "sh", "-c", script]
+    client = c.w.spawn_on_pty("reptyrctl pty", argv, C, ctty=True, pdeathsig=not c.user)
+    C.close_slave()
+    m = c.w.wait_for(C, r"^(/dev/pts/\d+)\r?\n", what="the new terminal's name", watch=[client])
+    name = m.group(1)
+    m = c.w.wait_for(C, r"on=(\S+) env=(\S+)\r?\n", what="the command on the new terminal",
+                     watch=[client])
+    if m.group(1) != name or m.group(2) != name:
+        raise Failure("the command runs on %s with REPTYR_PTY=%s, expected %s"
+                      % (m.group(1), m.group(2), name))
+    c.w.send(C, "typed-here\n")
+    c.w.wait_for(C, r"got=typed-here", what="input relayed to the command", watch=[client])
+    c.w.wait_exit([client], what="reptyrctl ends with the command")
+    if client.exit_code() != 6:
+        raise Failure("reptyrctl pty exited %s, expected the command's 6; %r"
+                      % (signal_name(client.exit_code()), C.tail()))
+
+
+@case("pty-without-command-ends-when-closed")
+def _pty_plain(c):
+    """reptyrctl pty: prints the new terminal's name and relays it until the
+    last program that opened it closes it."""
+    C = c.w.pty("C")
+    argv = c.prefix() + [c.reptyrctl, "pty"]
+    client = c.w.spawn_on_pty("reptyrctl pty", argv, C, ctty=True, pdeathsig=not c.user)
+    C.close_slave()
+    name = c.w.wait_for(C, r"^(/dev/pts/\d+)\r?\n", what="the new terminal's name",
+                        watch=[client]).group(1)
+    c.w.wait_until(lambda: not C.termios()[3] & termios.ICANON, what="C in raw mode")
+    with open(name, "w") as f:
+        f.write("written-from-outside\n")
+    c.w.wait_for(C, r"written-from-outside", what="output relayed", watch=[client])
+    c.w.wait_exit([client], what="reptyrctl ends once the terminal was closed")
+    if client.exit_code() != 0:
+        raise Failure("reptyrctl pty exited %s; %r" % (signal_name(client.exit_code()), C.tail()))
+
+
+case("adopt-into-new-tmux-session")(lambda c: _adopt_into_tmux(c, None))
+case("adopt-into-named-tmux-session")(lambda c: _adopt_into_tmux(c, "work"))
 
 
 @case("job-control")

@@ -250,6 +250,49 @@ def check_own_session_taken_over(env):
         h.close()
 
 
+def check_session_into_tmux(env):
+    """reptyrctl adopt --session --tmux as nobody through the helper, with no
+    terminal of its own (as from a script): the session moves into a new
+    detached tmux session (nobody's own tmux server), the shell answers
+    there, and reptyrctl exits 0 at once saying how to attach."""
+    import shutil
+    import subprocess
+    import tempfile
+    expect(env.reptyrctl, "--reptyrctl not given")
+    if not shutil.which("tmux"):
+        raise rig.Skip("tmux is not installed")
+    tmpdir = tempfile.mkdtemp(prefix="reptyr-tmux-")
+    os.chown(tmpdir, NOBODY, -1)
+    os.chmod(tmpdir, 0o700)
+    tenv = {"TMUX_TMPDIR": tmpdir, "HOME": "/"}
+
+    def tmux(*a):
+        return env.rig.run(["tmux"] + list(a), user="nobody", env=tenv)
+
+    h = Held(env, holder_user="nobody", shell_user="nobody")
+    try:
+        r = env.rig.run([env.reptyrctl, "adopt", "--session", "--tmux", "--no-ask-password",
+                         str(h.shell)], user="nobody", env=tenv, timeout=30)
+        expect(r.returncode == 0 and "tmux attach -t reptyr-%d" % h.shell in r.stdout,
+               "reptyrctl adopt --session --tmux exited %d: %r %r\n%s"
+               % (r.returncode, r.stdout, r.stderr, env.log_text()))
+        target = re.search(r"tmux window (\S+?);", r.stdout).group(1)
+
+        def pane():
+            return tmux("capture-pane", "-p", "-t", target).stdout
+
+        env.w.wait_for(h.out, r"HOLDER: terminal gone\r?\n", what="the holder loses the terminal",
+                       watch=[h.proc])
+        tmux("send-keys", "-t", target, "echo in-tmux-$((6*7))", "Enter")
+        env.w.wait_until(lambda: "in-tmux-42" in pane(), what="the shell answers in tmux",
+                         detail=pane)
+        tmux("send-keys", "-t", target, "exit", "Enter")
+    finally:
+        h.close()
+        tmux("kill-server")
+        shutil.rmtree(tmpdir, ignore_errors=True)
+
+
 def setup():
     if not args.holder:
         raise rig.Skip("--holder not given")
@@ -262,6 +305,8 @@ checks = [
     ("nobody takes over its own session through the helper: Inspect reports holders, "
      "input flows, a second takeover works, reptyrctl ends with the shell's status",
      check_own_session_taken_over),
+    ("nobody moves its session into a new tmux session through the helper (--session "
+     "--tmux), with no terminal of its own", check_session_into_tmux),
 ]
 
 bustest.run_checks(checks, setup)

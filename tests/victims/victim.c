@@ -413,6 +413,54 @@ static int setup_children(struct victim *v, int argc, char **argv) {
         return 0;
 }
 
+/* vfork: a second thread vfork()s a child that never execs nor exits, so
+ * that thread can never reach a ptrace stop (it waits for the child in the
+ * kernel, woken by nothing but the child or SIGKILL). The child leaves the
+ * session at once, so the victim is still alone on its terminal. */
+static int vfork_pipe[2];
+
+static void *vfork_thread(void *arg) {
+        pid_t parent = getpid();
+        pid_t child = vfork();
+        if (child == 0) {
+                /* Only system calls here: the memory is the parent's. */
+                prctl(PR_SET_PDEATHSIG, SIGKILL);
+                if (getppid() != parent)
+                        _exit(0);
+                setsid();
+                (void)!write(vfork_pipe[1], "x", 1);
+                for (;;)
+                        pause();
+        }
+        return arg;
+}
+
+static int setup_vfork(struct victim *v, int argc, char **argv) {
+        pthread_t t;
+        char c;
+
+        if (pipe(vfork_pipe) < 0)
+                return -errno;
+        if (pthread_create(&t, NULL, vfork_thread, NULL) != 0)
+                return -EAGAIN;
+        if (read(vfork_pipe[0], &c, 1) != 1)
+                return -EIO;
+        say("VFORKED");
+        return 0;
+}
+
+/* exec: the line "exec" makes it run itself again in read mode (the test of
+ * an exec between being attached and being stopped). */
+static char *self_argv0;
+
+static bool on_line_exec(struct victim *v, const char *line) {
+        if (strcmp(line, "exec") != 0)
+                return false;
+        execl("/proc/self/exe", self_argv0, "read", "execd", (char *)NULL);
+        say("FAIL exec: %s", strerror(errno));
+        return true;
+}
+
 static int setup_seccomp_strict(struct victim *v, int argc, char **argv) {
         if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_STRICT, 0, 0, 0) < 0)
                 return -errno;
@@ -496,6 +544,8 @@ static const struct mode modes[] = {
          .setup = setup_write_flood,
          .on_line = on_line_write_flood},
         {.name = "exit-code", .usage = "N", .setup = setup_exit_code},
+        {.name = "vfork", .setup = setup_vfork},
+        {.name = "exec", .on_line = on_line_exec},
 };
 
 /* ---- the shared line loop ---------------------------------------------- */
@@ -595,6 +645,7 @@ int main(int argc, char **argv) {
         /* Before setup: seccomp strict mode forbids getpid(). */
         pid_t pid = getpid();
 
+        self_argv0 = argv[0];
         if (argc < 2)
                 usage();
         for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++)
