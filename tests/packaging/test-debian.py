@@ -148,6 +148,10 @@ MUST_HOLD = {
                   "./usr/share/man/man1/reptyrctl.1.gz",
                   "./usr/share/bash-completion/completions/reptyrctl",
                   "./usr/share/zsh/vendor-completions/_reptyrctl"],
+    "reptyr-terminal": ["./usr/bin/reptyr-terminal",
+                        "./usr/share/applications/org.reptyr.Terminal.desktop",
+                        "./usr/share/icons/hicolor/scalable/apps/org.reptyr.Terminal.svg",
+                        "./usr/share/man/man1/reptyr-terminal.1.gz"],
 }
 
 
