@@ -114,6 +114,8 @@ DEFAULT_LAYOUT = {
     "polkit_policy_dir": "",
     "polkit_rules_dir": "",
     "systemd_system_unit_dir": "",
+    "bash_completion_dir": "",
+    "zsh_completion_dir": "",
 }
 
 

@@ -3,21 +3,24 @@
 #
 # run-vm.sh: the real-system proof (issue 5). A Debian 12 guest with systemd
 # as PID 1, logind, dbus, polkitd and Yama, the project installed in it from
-# `meson install --destdir` exactly as a package would, and the scenarios of
+# its Debian packages (the .debs users get), and the scenarios of
 # tests/vm/guest/scenarios.sh run in it: a normal user adopts her own and
 # other users' processes through D-Bus activation of the hardened unit,
 # polkit and the pkttyagent password prompt, under ptrace_scope 0..3.
 #
-#   run-vm.sh SOURCE_ROOT WORK_DIR      (meson: suite 'vm', run as root)
+#   run-vm.sh SOURCE_ROOT WORK_DIR VICTIM [DEBS_DIR]
+#                                       (meson: suite 'vm', run as root)
 #
 # 1. tests/vm/build-image.sh: kernel, busybox initrd and base rootfs tarball,
 #    cached by a hash of that script (a miss builds them, ~1 min).
-# 2. A separate build of SOURCE_ROOT with --prefix=/usr in WORK_DIR/pkg-build
-#    (paths as a distribution package has them: /usr/bin/reptyrctl,
-#    /usr/libexec/reptyrd, /usr/share/dbus-1/..., /usr/share/polkit-1/...,
-#    /lib/systemd/system/reptyrd.service), `meson install --destdir`.
-# 3. rootfs = base tarball + that tree + the test harness (scenarios.sh, its
-#    unit, alice's autologin on tty1 and her tmux) -> mkfs.ext4 -d -> image.
+# 2. The .debs of SOURCE_ROOT: tests/packaging/build-debs.sh builds them
+#    with dpkg-buildpackage from a clean copy, cached in DEBS_DIR (default
+#    WORK_DIR/debs) by the sources' content; $REPTYRD_VM_DEBS, a directory
+#    with reptyrd_*.deb and reptyrctl_*.deb, is used as it is instead.
+# 3. rootfs = base tarball, `dpkg -i` of the two packages in a chroot of it
+#    (their maintainer scripts run as on a real installation), the test
+#    harness (scenarios.sh, VICTIM, its unit, alice's autologin on tty1 and
+#    her tmux) -> mkfs.ext4 -d -> image.
 # 4. One boot under QEMU/TCG (-snapshot), under an outer timeout. The guest
 #    writes its PASS/FAIL lines to its second serial port (WORK_DIR/results.txt),
 #    ending with "VMTEST: N passed, M failed", and powers off.
@@ -28,15 +31,20 @@
 # with the guest's console printed.
 #
 # Environment: REPTYRD_VM_CACHE (image cache), REPTYRD_VM_TIMEOUT (boot, s,
-# default 480), REPTYRD_VM_KEEP=1 (keep the image and root tree in WORK_DIR).
+# default 480), REPTYRD_VM_KEEP=1 (keep the image and root tree in WORK_DIR),
+# REPTYRD_VM_DEBS (prebuilt .debs, see 2.).
 #
 # Host packages (Debian 12): qemu-system-x86 mmdebstrap cpio e2fsprogs, plus
-# the build's (meson ninja-build gcc pkg-config libsystemd-dev ...). The guest's
+# the package build's (dpkg-dev debhelper and debian/control's
+# Build-Depends). The guest's
 # kernel and busybox-static are fetched with apt-get download, never installed.
 set -euo pipefail
 
-src=$(cd "${1:?usage: run-vm.sh SOURCE_ROOT WORK_DIR}" && pwd)
-work=${2:?usage: run-vm.sh SOURCE_ROOT WORK_DIR}
+usage="usage: run-vm.sh SOURCE_ROOT WORK_DIR VICTIM [DEBS_DIR]"
+src=$(cd "${1:?$usage}" && pwd)
+work=${2:?$usage}
+victim=${3:?$usage}
+debs_cache=${4:-$work/debs}
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 boot_timeout=${REPTYRD_VM_TIMEOUT:-480}
 exec </dev/null
@@ -53,7 +61,7 @@ stamp() { printf '[vm %4ds] %s\n' "$SECONDS" "$*"; }
 
 [[ $(id -u) -eq 0 ]] || skip "the VM stage runs as root (image with real ownership)"
 [[ $(uname -m) == x86_64 ]] || skip "the VM stage needs an x86_64 host (amd64 guest)"
-for tool in qemu-system-x86_64 mkfs.ext4 tar timeout meson ninja; do
+for tool in qemu-system-x86_64 mkfs.ext4 tar timeout chroot; do
         command -v "$tool" >/dev/null || skip "$tool not installed (apt-get install qemu-system-x86 mmdebstrap cpio e2fsprogs)"
 done
 
@@ -72,21 +80,30 @@ fi
 base=$(tail -n 1 <<<"$base")
 stamp "image: $base ($(cat "$base/kernel-package"))"
 
-# ---- 2. the project, built and installed as a package would be ----
-pkg=$work/pkg-build
-dest=$work/destdir
-if [[ ! -f $pkg/build.ninja ]]; then
-        rm -rf "$pkg"
-        meson setup "$pkg" "$src" --prefix=/usr --buildtype=debugoptimized >"$work/pkg-setup.log" 2>&1 ||
-                { cat "$work/pkg-setup.log"; fail "meson setup --prefix=/usr"; }
+# ---- 2. the project's Debian packages ----
+if [[ -n ${REPTYRD_VM_DEBS:-} ]]; then
+        debs=$(cd "$REPTYRD_VM_DEBS" && pwd)
+        stamp "packages: given in $debs"
+else
+        stamp "packages: tests/packaging/build-debs.sh"
+        rc=0
+        debs=$(bash "$src/tests/packaging/build-debs.sh" "$src" "$debs_cache") || rc=$?
+        if ((rc == 77)); then
+                skip "$(tail -n 1 <<<"$debs" | sed 's/^SKIP: //')"
+        elif ((rc != 0)); then
+                echo "$debs"
+                fail "building the .debs (build-debs.sh exited $rc)"
+        fi
+        debs=$(tail -n 1 <<<"$debs")
 fi
-ninja -C "$pkg" >"$work/pkg-build.log" 2>&1 || { tail -n 50 "$work/pkg-build.log"; fail "build with --prefix=/usr"; }
-rm -rf "$dest"
-meson install -C "$pkg" --no-rebuild --destdir "$dest" >"$work/pkg-install.log" 2>&1 ||
-        { cat "$work/pkg-install.log"; fail "meson install --destdir"; }
-victim=$pkg/tests/victims/victim-native
+pkgs=()
+for p in reptyrd reptyrctl; do
+        f=$(find "$debs" -maxdepth 1 -name "${p}_*_amd64.deb" | sort | tail -n 1)
+        [[ -n $f ]] || fail "no ${p}_*_amd64.deb in $debs"
+        pkgs+=("$f")
+done
 [[ -x $victim ]] || fail "no $victim"
-stamp "project: installed into $dest: $(cd "$dest" && find . -type f | sort | tr '\n' ' ')"
+stamp "packages: $(basename -a "${pkgs[@]}" | tr '\n' ' ')"
 
 # ---- 3. the root tree and the image ----
 root=$work/root
@@ -94,8 +111,25 @@ img=$work/disk.img
 rm -rf "$root" "$img"
 mkdir "$root"
 tar --numeric-owner -xpf "$base/rootfs.tar" -C "$root"
-# /lib is a symlink to usr/lib on Debian 12: merge into it as dpkg would.
-tar -C "$dest" -cf - . | tar --keep-directory-symlink --no-same-owner -xpf - -C "$root"
+# dpkg -i as on a real system, maintainer scripts included. Nothing is
+# running in the chroot: their systemctl and dbus reloads see no running
+# systemd (/run/systemd/system) or bus socket and do nothing, and
+# policy-rc.d keeps any init script from starting a daemon here.
+mkdir -p "$root/tmp/debs"
+in_guest=()
+for f in "${pkgs[@]}"; do
+        cp "$f" "$root/tmp/debs/"
+        in_guest+=("/tmp/debs/$(basename "$f")")
+done
+printf '#!/bin/sh\nexit 101\n' >"$root/usr/sbin/policy-rc.d"
+chmod 755 "$root/usr/sbin/policy-rc.d"
+if ! chroot "$root" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive \
+        dpkg -i "${in_guest[@]}" >"$work/dpkg.log" 2>&1; then
+        cat "$work/dpkg.log"
+        fail "dpkg -i of the packages in the guest's root"
+fi
+rm -rf "$root/tmp/debs" "$root/usr/sbin/policy-rc.d"
+stamp "packages: installed ($(grep -c '^Setting up' "$work/dpkg.log") set up)"
 
 # The harness: everything below is test scaffolding, not product.
 install -D -m 755 "$here/guest/scenarios.sh" "$root/usr/local/lib/vmtest/scenarios.sh"

@@ -207,6 +207,19 @@ s_setup() {
         note "installed: $(ls /usr/libexec/reptyrd /usr/share/dbus-1/system-services/org.reptyr.Reptyr1.service \
                 /usr/lib/systemd/system/reptyrd.service /usr/share/polkit-1/actions/org.reptyr.Reptyr1.policy \
                 /usr/share/polkit-1/rules.d/50-reptyr.rules 2>&1 | tr '\n' ' ')"
+        # The project came in as the Debian packages users get (dpkg -i of the
+        # .debs), and installing them neither enabled nor started the helper:
+        # D-Bus activation starts it.
+        local pkgs enabled active
+        pkgs=$(dpkg-query -W -f='${Package} ${Version} ${db:Status-Abbrev}\n' reptyrd reptyrctl 2>&1 | tr '\n' ';')
+        enabled=$(systemctl is-enabled reptyrd.service 2>&1 || true)
+        active=$(systemctl is-active reptyrd.service 2>&1 || true)
+        note "packages: $pkgs unit: $enabled, $active"
+        if [[ ";$pkgs" == *";reptyrd "*" ii ;"* && ";$pkgs" == *";reptyrctl "*" ii ;"* && $enabled == static && $active == inactive ]]; then
+                pass "setup: reptyrd and reptyrctl installed from their .debs; reptyrd.service static, not started"
+        else
+                fail "setup: reptyrd and reptyrctl installed from their .debs; reptyrd.service static, not started"
+        fi
 }
 
 s_plain_ptrace_fails() {
