@@ -1223,6 +1223,16 @@ static int on_terminate(sd_event_source *s, const struct signalfd_siginfo *si, v
 
         if (m->stopping)
                 return 0;
+        if (m->releasing) {
+                /* We gave the name up ourselves (idle), and systemd answers
+                 * that with SIGTERM (a Type=dbus service without its name is
+                 * done). Calls that reached us just before are answered all
+                 * the same; we exit when they are. */
+                log_line("stopping after the idle exit: %u request(s) still answered",
+                         m->n_requests);
+                manager_check_exit(m);
+                return 0;
+        }
         m->stopping = true;
         log_line("stopping: %u request(s) in flight", m->n_requests);
         (void)sd_bus_release_name(m->bus, BUS_NAME);
