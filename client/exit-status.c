@@ -28,7 +28,8 @@ _Static_assert(sizeof(struct pidfd_info_v0) == 64, "PIDFD_INFO_SIZE_VER0 is 64 b
 #define PIDFD_GET_INFO_V0 _IOWR(0xFF, 11, struct pidfd_info_v0)
 #define PIDFD_INFO_EXIT_BIT (1ULL << 3)
 
-int exit_status_parse_stat(const char *text, int *ret_status, char *ret_state) {
+int exit_status_parse_stat(const char *text, int *ret_status, char *ret_state,
+                           unsigned long *ret_flags) {
         const char *p = strrchr(text, ')');
         long v = 0;
 
@@ -44,6 +45,8 @@ int exit_status_parse_stat(const char *text, int *ret_status, char *ret_state) {
                         return -EINVAL;
                 if (field == 3)
                         *ret_state = *p;
+                if (field == 9)
+                        *ret_flags = strtoul(p, NULL, 10);
                 if (field == 52) {
                         errno = 0;
                         v = strtol(p, &end, 10);
@@ -93,8 +96,9 @@ static bool may_read_exit_code(int proc_dirfd) {
         return true;
 }
 
-static int from_zombie(int proc_dirfd, int *ret_status) {
-        char buf[2048], state = 0;
+/* The stat of the process: its state, flags and exit code. */
+static int read_stat(int proc_dirfd, int *ret_status, char *ret_state, unsigned long *ret_flags) {
+        char buf[2048];
         ssize_t n;
         int fd;
 
@@ -108,8 +112,30 @@ static int from_zombie(int proc_dirfd, int *ret_status) {
         if (n <= 0)
                 return n < 0 ? -errno : -ESRCH;
         buf[n] = '\0';
-        if (exit_status_parse_stat(buf, ret_status, &state) < 0)
-                return -EINVAL;
+        return exit_status_parse_stat(buf, ret_status, ret_state, ret_flags) < 0 ? -EINVAL : 0;
+}
+
+#define PF_EXITING_FLAG 0x00000004UL
+
+int exit_status_early(int proc_dirfd, int *ret_status) {
+        unsigned long flags = 0;
+        char state = 0;
+        int r = read_stat(proc_dirfd, ret_status, &state, &flags);
+
+        if (r < 0)
+                return r;
+        if (!(flags & PF_EXITING_FLAG) && state != 'Z' && state != 'X')
+                return -EAGAIN;
+        return may_read_exit_code(proc_dirfd) ? 0 : -EPERM;
+}
+
+static int from_zombie(int proc_dirfd, int *ret_status) {
+        unsigned long flags = 0;
+        char state = 0;
+        int r = read_stat(proc_dirfd, ret_status, &state, &flags);
+
+        if (r < 0)
+                return r;
         /* Only a zombie's exit_code is final. */
         if (state != 'Z' && state != 'X')
                 return -EAGAIN;
@@ -127,8 +153,8 @@ static int from_pidfd(int pidfd, int *ret_status) {
         return 0;
 }
 
-enum exit_status_source exit_status_collect(int pidfd, int proc_dirfd, int reap_timeout_ms,
-                                            int *ret_status) {
+enum exit_status_source exit_status_collect(int pidfd, int proc_dirfd, int early,
+                                            int reap_timeout_ms, int *ret_status) {
         int k, n;
 
         if (from_zombie(proc_dirfd, ret_status) == 0)
@@ -136,6 +162,10 @@ enum exit_status_source exit_status_collect(int pidfd, int proc_dirfd, int reap_
         k = from_pidfd(pidfd, ret_status);
         if (k == 0)
                 return EXIT_STATUS_FROM_PIDFD;
+        if (early >= 0) {
+                *ret_status = early;
+                return EXIT_STATUS_FROM_EXIT;
+        }
         if (k == -ENOTTY || k == -EINVAL) /* no PIDFD_GET_INFO: Linux < 6.13 */
                 return EXIT_STATUS_UNKNOWN;
         /* Linux >= 6.13 without the status yet: it is recorded when the

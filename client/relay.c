@@ -117,6 +117,7 @@ struct ring {
 
 struct relay {
         int master_fd, pidfd, proc_dirfd, signal_fd;
+        int early_status; /* read as it exited, before its parent reaped it; -1 */
         struct termios saved, raw;
         int saved_in_flags, saved_out_flags;
         bool raw_active;
@@ -625,6 +626,15 @@ static int watch_look(struct relay *r) {
         return relay_suspend(r, false);
 }
 
+/* The terminal hung up: if that is the target exiting, its status is
+ * readable right now, before its parent can reap it (exit-status.h). */
+static void note_early_exit(struct relay *r) {
+        int status;
+
+        if (r->proc_dirfd >= 0 && exit_status_early(r->proc_dirfd, &status) == 0)
+                r->early_status = status;
+}
+
 static int relay_finish(struct relay *r, bool target_exited, bool taken_over,
                         struct relay_exit *out) {
         int k = taken_over ? 0 : drain_master(r, DRAIN_MAX);
@@ -647,8 +657,8 @@ static int relay_finish(struct relay *r, bool target_exited, bool taken_over,
                 .status = EXIT_STATUS_UNKNOWN,
         };
         if (target_exited)
-                out->status = exit_status_collect(r->pidfd, r->proc_dirfd, REAP_TIMEOUT_MS,
-                                                  &out->wait_status);
+                out->status = exit_status_collect(r->pidfd, r->proc_dirfd, r->early_status,
+                                                  REAP_TIMEOUT_MS, &out->wait_status);
         /* A broken stdout at the very end loses output but not the status. */
         return k == -EPIPE || k == -EIO ? 0 : k;
 }
@@ -691,8 +701,10 @@ static int relay_loop(struct relay *r, struct relay_exit *out) {
                 /* Every slave fd is closed: the target is exiting or left
                  * the terminal. Also ends a hangup we cannot read past
                  * because stdout is not taking data. */
-                if (p[POLL_MASTER].revents & (POLLHUP | POLLERR))
+                if (p[POLL_MASTER].revents & (POLLHUP | POLLERR)) {
+                        note_early_exit(r);
                         return relay_finish(r, false, false, out);
+                }
 
                 if (p[POLL_MASTER].revents & POLLIN) {
                         n = pump_to_terminal(r);
@@ -700,8 +712,10 @@ static int relay_loop(struct relay *r, struct relay_exit *out) {
                          * reptyrctl took the session over (session mode). */
                         if (n == -ENODATA)
                                 return relay_finish(r, false, true, out);
-                        if (n == -EIO)
+                        if (n == -EIO) {
+                                note_early_exit(r);
                                 return relay_finish(r, false, false, out);
+                        }
                         if (n < 0)
                                 return (int)n;
                 } else if (p[POLL_STDOUT].revents) {
@@ -757,6 +771,7 @@ int relay_run(int master_fd, int pidfd, int proc_dirfd, bool job_control, struct
         r->master_fd = master_fd;
         r->pidfd = pidfd;
         r->proc_dirfd = proc_dirfd;
+        r->early_status = -1;
         r->job_control = job_control;
 
         k = relay_block_signals();

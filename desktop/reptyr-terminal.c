@@ -119,7 +119,7 @@ static void set_title(void) {
 static char *describe_exit(void) {
         int status = 0;
         enum exit_status_source src =
-                exit_status_collect(A.pidfd, A.proc_dirfd, REAP_TIMEOUT_MS, &status);
+                exit_status_collect(A.pidfd, A.proc_dirfd, -1, REAP_TIMEOUT_MS, &status);
 
         if (src == EXIT_STATUS_UNKNOWN)
                 return g_strdup_printf(

@@ -30,11 +30,13 @@ static void test_exit_code_after_odd_comm(void **state) {
                 char line[1024];
                 int status = -1;
                 char st = 0;
+                unsigned long flags = 0;
 
                 snprintf(line, sizeof(line), "4242 (%s) %s", comms[i], zombie_tail);
-                assert_int_equal(exit_status_parse_stat(line, &status, &st), 0);
+                assert_int_equal(exit_status_parse_stat(line, &status, &st, &flags), 0);
                 assert_int_equal(status, 2304);
                 assert_int_equal(st, 'Z');
+                assert_int_equal(flags, 4227596);
         }
 }
 
@@ -42,26 +44,28 @@ static void test_short_line_is_refused(void **state) {
         char line[1024];
         int status = -1;
         char st = 0;
+        unsigned long flags = 0;
 
         snprintf(line, sizeof(line), "4242 (victim) %s", zombie_tail);
         /* Cut before the last field: no status. */
         *strrchr(line, ' ') = '\0';
-        assert_int_equal(exit_status_parse_stat(line, &status, &st), -EINVAL);
-        assert_int_equal(exit_status_parse_stat("4242 victim Z 1", &status, &st), -EINVAL);
-        assert_int_equal(exit_status_parse_stat("", &status, &st), -EINVAL);
+        assert_int_equal(exit_status_parse_stat(line, &status, &st, &flags), -EINVAL);
+        assert_int_equal(exit_status_parse_stat("4242 victim Z 1", &status, &st, &flags), -EINVAL);
+        assert_int_equal(exit_status_parse_stat("", &status, &st, &flags), -EINVAL);
 }
 
 static void test_garbage_status_is_refused(void **state) {
         char line[1024];
         int status = -1;
         char st = 0;
+        unsigned long flags = 0;
 
         snprintf(line, sizeof(line), "4242 (victim) %s", zombie_tail);
         memcpy(strstr(line, "2304"), "23x4", 4);
-        assert_int_equal(exit_status_parse_stat(line, &status, &st), -EINVAL);
+        assert_int_equal(exit_status_parse_stat(line, &status, &st, &flags), -EINVAL);
         snprintf(line, sizeof(line), "4242 (victim) %s", zombie_tail);
         memcpy(strstr(line, "2304"), "-234", 4);
-        assert_int_equal(exit_status_parse_stat(line, &status, &st), -EINVAL);
+        assert_int_equal(exit_status_parse_stat(line, &status, &st, &flags), -EINVAL);
 }
 
 int main(void) {
