@@ -139,8 +139,8 @@ def one_killtracer(w, driver, victim, setup, step):
                          what="victim settled")
             alive = harness.proc_state(pid) in ("S", "T")
             old_now = os.readlink("/proc/%d/fd/0" % pid) if alive else None
-    except FileNotFoundError:
-        alive = False  # ended, and its parent (the shell) reaped it
+    except (FileNotFoundError, ProcessLookupError):
+        alive = False  # ended (and perhaps reaped by its parent, the shell) as we looked
     if not alive:
         # Already on the new pty, whose master died with the tracer (the
         # target keeps no copy of it): a hangup, as if its window closed.
