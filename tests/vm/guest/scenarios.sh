@@ -519,7 +519,7 @@ s_journal() {
         jcheck "alice's adoption of her $V1 under Yama 1 (caller, target, outcome)" \
                 "caller uid=1000" "target pid=$V1 uid=1000" "adopted"
         jcheck "the refusal of bob's $B1 without a password" \
-                "caller uid=1000" "target pid=$B1 uid=1001" "refused: authentication required"
+                "caller uid=1000" "target pid=$B1 uid=1001" "refused: " "needs authentication"
         jcheck "the refusal of bob's $B1 (wrong admin password)" \
                 "caller uid=1000" "target pid=$B1 uid=1001" "refused: not authorized"
         jcheck "the admin-authorized adoption of bob's $B1" \
