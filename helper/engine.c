@@ -527,6 +527,10 @@ static int sharer_cb(pid_t p, int dirfd, void *userdata) {
         if (proc_tty_use(pd, sh->tty, sh->dev, sh->index, &u) < 0 || u.n_on_dev == 0 ||
             u.holds_master)
                 return 0;
+        /* A vfork()ed child that has not exec'd yet runs in the target's
+         * own memory: it is part of the target's program, not a sharer. */
+        if (syscall(SYS_kcmp, sh->a->pid, p, KCMP_VM, 0, 0) == 0)
+                return 0;
         /* Name a multiplexer first: its advice is the useful one. */
         if (sh->count == 0 || (is_multiplexer(st.comm) && !is_multiplexer(sh->comm))) {
                 sh->first = p;
