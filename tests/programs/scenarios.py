@@ -376,7 +376,16 @@ def hup_case(how):
             s = pt.Sshd(c)
             s.start()
             ssh_login(c, t, s)
-            f = user_file(c, "file.txt", FILE_TEXT)
+            # the ssh login's user owns the file and its directory (the swap
+            # file goes next to it)
+            pw = pwd.getpwnam(pt.PROG_USER)
+            d = os.path.join(c.tmp, "ssh-files")
+            os.mkdir(d, 0o700)
+            os.chown(d, pw.pw_uid, pw.pw_gid)
+            f = os.path.join(d, "file.txt")
+            with open(f, "w") as fh:
+                fh.write(FILE_TEXT)
+            os.chown(f, pw.pw_uid, pw.pw_gid)
             t.type("A", "vim -u NONE -i NONE -N %s" % shlex.quote(f))
             vim = c.own(until(lambda: next((p for p in pt.descendants(s.proc.pid)
                                             if pt.comm(p) == "vim"), None), "vim started"))
