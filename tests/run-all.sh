@@ -22,7 +22,9 @@ set -euo pipefail
 # the 32-bit build. .ci/run installs from this same list.
 DEB_PACKAGES=(meson ninja-build pkg-config gcc libsystemd-dev libcmocka-dev dbus polkitd
               libdbus-1-dev libpolkit-gobject-1-dev gcc-multilib tmux clang-format util-linux
-              python3 systemd python3-dbus qemu-system-x86 mmdebstrap cpio e2fsprogs)
+              python3 systemd python3-dbus qemu-system-x86 mmdebstrap cpio e2fsprogs
+              vim nano htop procps less mc emacs-nox zsh fish dash screen openssh-server
+              openssh-client)
 DEB_PACKAGES_I386=(libcmocka-dev:i386)
 # For reptyrd and reptyrctl's D-Bus path in the 32-bit build. Optional: on
 # Debian 12 it may need liblzma5 for both architectures at one version, which
