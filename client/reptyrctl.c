@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -32,6 +33,7 @@
 #include "handover.h"
 #include "polkit-agent.h"
 #include "proc.h"
+#include "proclist.h"
 #include "relay.h"
 #include "target-info.h"
 #include "tmux.h"
@@ -55,6 +57,7 @@ static bool arg_force;
 static bool arg_session;
 static bool arg_quiet;
 static bool arg_json;
+static bool arg_all;
 static bool arg_ask_password = true;
 static bool arg_tmux;
 static bool arg_stdio;
@@ -73,6 +76,8 @@ static int help(void) {
                "                         be allowed; change nothing\n"
                "  pty [-- COMMAND...]    Create a new terminal, print its name and relay it\n"
                "                         here; run COMMAND with REPTYR_PTY set to it\n"
+               "  list [--json] [--all]  List your processes that have a terminal, orphaned\n"
+               "                         ones (their terminal was closed) first\n"
                "\n"
                "Options:\n"
                "  -h --help              Show this help\n"
@@ -97,7 +102,9 @@ static int help(void) {
                "     --force             adopt: even when a process outside PID's session\n"
                "                         (a tmux or screen server) has its terminal open too\n"
                "     --no-ask-password   Do not ask for a password to authorize the adoption\n"
-               "     --json              inspect: print one JSON object\n"
+               "     --json              inspect: print one JSON object; list: one object\n"
+               "                         per process\n"
+               "     --all               list: other users' processes too\n"
                "  -q --quiet             Do not print informational messages\n"
                "\n"
                "Exit status:\n"
@@ -198,6 +205,8 @@ static int parse_argv(int argc, char *argv[], char **args, int *n_args) {
                         arg_session = true;
                 } else if ((v = match_long("--json", false, argc, argv, &i, &r))) {
                         arg_json = true;
+                } else if ((v = match_long("--all", false, argc, argv, &i, &r))) {
+                        arg_all = true;
                 } else if ((v = match_long("--quiet", false, argc, argv, &i, &r))) {
                         arg_quiet = true;
                 } else if ((v = match_long("--no-ask-password", false, argc, argv, &i, &r))) {
@@ -409,6 +418,8 @@ static int connect_helper(pid_t pid, struct bus_connection **ret) {
         return 0;
 }
 
+static void start_hangup_guardian(int pidfd, const struct engine_hangup_guard *g);
+
 /* The engine in this process. Returns 0 or an exit code; on success
  * *master is the new terminal's master (-1 for a dry run). */
 static int adopt_direct(int pidfd, unsigned short rows, unsigned short cols,
@@ -438,11 +449,70 @@ static int adopt_direct(int pidfd, unsigned short rows, unsigned short cols,
                 fprintf(stderr, "reptyrctl: out of memory\n");
                 return EXIT_FAILED;
         }
-        if (engine_run_isolated(ENGINE_JOB_ADOPT, pidfd, &opts, DIRECT_TIMEOUT_MS, o) < 0)
+        if (engine_run_isolated(ENGINE_JOB_ADOPT, pidfd, &opts, NULL, DIRECT_TIMEOUT_MS, o) < 0)
                 return log_engine_error(&o->err);
         *res = o->res;
+        if (!arg_dry_run)
+                start_hangup_guardian(pidfd, &res->hangup);
         *master = res->master_fd;
         return 0;
+}
+
+/* adopt --direct of a shell job: the job ignores SIGHUP until its old
+ * session is gone (see engine.h, engine_hangup_guard). A small process of
+ * our own waits for the old shell and session leader to exit, then gives
+ * the job its own SIGHUP action back, and ends; it ends as well when the
+ * job does. It holds nothing else: not our terminal, not the new master. */
+static void start_hangup_guardian(int pidfd, const struct engine_hangup_guard *g) {
+        int watch[ENGINE_HANGUP_MAX_WATCH];
+        size_t n = 0;
+        pid_t child;
+
+        if (!g->armed)
+                return;
+        child = fork();
+        if (child != 0)
+                return; /* on failure the job keeps ignoring SIGHUP: safe */
+        {
+                struct pollfd p[ENGINE_HANGUP_MAX_WATCH + 1];
+                struct engine_options opts = {0};
+                struct engine_outcome *o;
+                size_t running;
+                int null = open("/dev/null", O_RDWR | O_CLOEXEC), target;
+
+                if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 || dup2(null, 2) < 0)
+                        _exit(1);
+                target = fcntl(pidfd, F_DUPFD_CLOEXEC, 3);
+                /* Nothing of ours but the job's pidfd: the master above all,
+                 * or the new terminal would never hang up. */
+                if (target < 0 || dup2(target, 3) < 0)
+                        _exit(1);
+                (void)syscall(SYS_close_range, 4U, ~0U, 0U);
+                (void)setsid();
+                (void)engine_hangup_watch(g, watch, &n);
+                for (size_t i = 0; i < n; i++)
+                        p[i] = (struct pollfd){.fd = watch[i], .events = POLLIN};
+                p[n] = (struct pollfd){.fd = 3, .events = POLLIN};
+                for (running = n; running > 0;) {
+                        if (poll(p, n + 1, -1) < 0) {
+                                if (errno == EINTR)
+                                        continue;
+                                _exit(1);
+                        }
+                        if (p[n].revents)
+                                _exit(0); /* the job ended */
+                        for (size_t i = 0; i < n; i++)
+                                if (p[i].revents && p[i].fd >= 0) {
+                                        p[i].fd = -1;
+                                        running--;
+                                }
+                }
+                o = malloc(sizeof(*o));
+                _exit(o && engine_run_isolated(ENGINE_JOB_HANGUP_RELEASE, 3, &opts, g,
+                                               DIRECT_TIMEOUT_MS, o) == 0
+                              ? 0
+                              : 1);
+        }
 }
 
 /* The signals that end reptyrctl (the relay's fatal ones). While it waits
@@ -1016,6 +1086,28 @@ static int verb_pty(char **cmd, int n_cmd) {
         return report_exit(child, cmd[0], &ex);
 }
 
+/* What the process picker of reptyr-terminal shows, from the same code. */
+static int verb_list(int n_extra) {
+        struct proclist list;
+        int r;
+
+        if (n_extra > 0) {
+                fprintf(stderr, "reptyrctl: list takes no PID; see reptyrctl --help\n");
+                return EXIT_USAGE;
+        }
+        r = proclist_collect(arg_all ? PROCLIST_ALL : 0, &list);
+        if (r < 0) {
+                fprintf(stderr, "reptyrctl: cannot read /proc: %s\n", strerror(-r));
+                return EXIT_FAILED;
+        }
+        if (arg_json)
+                proclist_print_json(&list, stdout);
+        else
+                proclist_print_table(&list, stdout);
+        proclist_free(&list);
+        return fflush(stdout) == 0 ? 0 : EXIT_FAILED;
+}
+
 static const struct verb {
         const char *name;
         int n_args;
@@ -1042,6 +1134,8 @@ int main(int argc, char *argv[]) {
         /* pty takes a command line, not a PID. */
         if (streq(args[0], "pty"))
                 return verb_pty(args + 1, n_args - 1);
+        if (streq(args[0], "list"))
+                return verb_list(n_args - 1);
         for (size_t i = 0; i < ELEMENTSOF(verbs); i++) {
                 if (!streq(args[0], verbs[i].name))
                         continue;

@@ -22,3 +22,7 @@ dev_t engine_tty_nr_to_dev(unsigned tty_nr);
 /* Session mode (session.c). */
 int engine_adopt_session(int pidfd, const struct engine_options *opts, struct engine_result *res,
                          struct engine_error *err);
+
+/* The word size of a process from the layout of its auxiliary vector (the
+ * bytes of /proc/PID/auxv): 8 or 4, 0 if neither fits. */
+unsigned engine_auxv_word_size(const unsigned char *buf, size_t len);

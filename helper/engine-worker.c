@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/sched.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -61,7 +63,8 @@ static int send_outcome(int sock, const struct engine_outcome *out) {
 }
 
 static _Noreturn void worker_main(enum engine_job job, int pidfd, int sock,
-                                  const struct engine_options *opts) {
+                                  const struct engine_options *opts,
+                                  const struct engine_hangup_guard *guard) {
         static struct engine_outcome out;
         struct engine_options o = *opts;
         int p, s;
@@ -87,6 +90,8 @@ static _Noreturn void worker_main(enum engine_job job, int pidfd, int sock,
         out.res.master_fd = -1;
         if (job == ENGINE_JOB_PROBE)
                 out.r = engine_session_probe(3, &out.session, &out.err);
+        else if (job == ENGINE_JOB_HANGUP_RELEASE)
+                out.r = guard ? engine_hangup_release(3, guard, &o, &out.err) : -EINVAL;
         else
                 out.r = engine_adopt(3, &o, &out.res, &out.err);
         if (job == ENGINE_JOB_INSPECT && out.r == 0) {
@@ -100,15 +105,36 @@ static _Noreturn void worker_main(enum engine_job job, int pidfd, int sock,
 
 /* ---- the parent's side ---- */
 
+/* fork(), with a pidfd for the child taken atomically (clone3's
+ * CLONE_PIDFD): a parent that lets the kernel reap its children
+ * (SA_NOCLDWAIT) could not pidfd_open() one that already exited. Only for
+ * single-threaded callers, as clone3 bypasses the C library's fork
+ * handlers. Kernels without clone3 (< 5.3) are older than pidfd_getfd
+ * anyway. */
+static pid_t fork_with_pidfd(int *ret_pidfd) {
+        struct clone_args args = {
+                .flags = CLONE_PIDFD,
+                .pidfd = (uint64_t)(uintptr_t)ret_pidfd,
+                .exit_signal = SIGCHLD,
+        };
+        pid_t pid;
+
+        *ret_pidfd = -1;
+        pid = (pid_t)syscall(SYS_clone3, &args, sizeof(args));
+        if (pid > 0)
+                (void)fcntl(*ret_pidfd, F_SETFD, FD_CLOEXEC);
+        return pid;
+}
+
 int engine_worker_start(enum engine_job job, int pidfd, const struct engine_options *opts,
-                        struct engine_worker *w) {
+                        const struct engine_hangup_guard *guard, struct engine_worker *w) {
         int sv[2];
         pid_t pid;
 
         *w = (struct engine_worker){.pid = -1, .pidfd = -1, .sock = -1};
         if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
                 return -errno;
-        pid = fork();
+        pid = fork_with_pidfd(&w->pidfd);
         if (pid < 0) {
                 int r = -errno;
                 close(sv[0]);
@@ -117,18 +143,11 @@ int engine_worker_start(enum engine_job job, int pidfd, const struct engine_opti
         }
         if (pid == 0) {
                 close(sv[0]);
-                worker_main(job, pidfd, sv[1], opts);
+                worker_main(job, pidfd, sv[1], opts, guard);
         }
         close(sv[1]);
         w->pid = pid;
         w->sock = sv[0];
-        /* Our own child cannot be recycled before we reap it. */
-        w->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-        if (w->pidfd < 0) {
-                int r = -errno;
-                engine_worker_free(w);
-                return r;
-        }
         return 0;
 }
 
@@ -220,12 +239,13 @@ void engine_worker_free(struct engine_worker *w) {
 }
 
 int engine_run_isolated(enum engine_job job, int pidfd, const struct engine_options *opts,
-                        unsigned timeout_ms, struct engine_outcome *out) {
+                        const struct engine_hangup_guard *guard, unsigned timeout_ms,
+                        struct engine_outcome *out) {
         struct engine_worker w;
         struct pollfd p;
         int r;
 
-        r = engine_worker_start(job, pidfd, opts, &w);
+        r = engine_worker_start(job, pidfd, opts, guard, &w);
         if (r < 0) {
                 memset(out, 0, sizeof(*out));
                 out->res.master_fd = -1;

@@ -34,6 +34,8 @@ enum engine_job {
         /* A dry run of engine_adopt() and, if it has a session with a
          * holder, engine_session_probe() (whose failure is not one). */
         ENGINE_JOB_INSPECT,
+        /* engine_hangup_release() with the guard an adoption returned. */
+        ENGINE_JOB_HANGUP_RELEASE,
 };
 
 struct engine_outcome {
@@ -52,9 +54,10 @@ struct engine_worker {
 
 /* Fork a worker for `job` on the process behind pidfd. The worker sees a
  * copy of opts (callbacks and their userdata included: same program, same
- * addresses). w is filled; free it with engine_worker_free(). */
+ * addresses) and of guard (ENGINE_JOB_HANGUP_RELEASE only, else NULL). w is
+ * filled; free it with engine_worker_free(). */
 int engine_worker_start(enum engine_job job, int pidfd, const struct engine_options *opts,
-                        struct engine_worker *w);
+                        const struct engine_hangup_guard *guard, struct engine_worker *w);
 
 /* Ask the worker to give up: an adoption not yet past its point of no
  * return is undone. Idempotent. */
@@ -73,4 +76,5 @@ void engine_worker_free(struct engine_worker *w);
 /* Start, wait at most timeout_ms (one poll on the pidfd, no loop), finish.
  * For callers without an event loop (reptyrctl --direct). */
 int engine_run_isolated(enum engine_job job, int pidfd, const struct engine_options *opts,
-                        unsigned timeout_ms, struct engine_outcome *out);
+                        const struct engine_hangup_guard *guard, unsigned timeout_ms,
+                        struct engine_outcome *out);

@@ -378,7 +378,10 @@ static bool fd_is_tty(int pidfd, int fd) {
 
         if (ours < 0)
                 return false;
-        r = isatty(ours);
+        /* A terminal that was hung up (its master closed: the window or the
+         * ssh connection is gone) answers EIO, not ENOTTY: still a
+         * terminal, the very one an orphaned process is adopted from. */
+        r = isatty(ours) || errno == EIO;
         close(ours);
         return r;
 }
@@ -611,7 +614,7 @@ static int frozen_children_in_group(struct adoption *a) {
 
 /* The word size of a process from the layout of its auxiliary vector
  * (pairs of words, ending with a zero type): 8 or 4, 0 if neither fits. */
-static unsigned auxv_word_size(const unsigned char *buf, size_t len) {
+unsigned engine_auxv_word_size(const unsigned char *buf, size_t len) {
         for (unsigned w = 8; w >= 4; w -= 4) {
                 for (size_t off = 0; off + 2 * w <= len; off += 2 * w) {
                         uint64_t type = 0;
@@ -633,7 +636,7 @@ static unsigned auxv_word_size(const unsigned char *buf, size_t len) {
 static int check_personality(struct adoption *a) {
         unsigned char buf[4096];
         ssize_t n = proc_read(a->dirfd, "auxv", (char *)buf, sizeof(buf));
-        unsigned w = n > 0 ? auxv_word_size(buf, (size_t)n) : 0;
+        unsigned w = n > 0 ? engine_auxv_word_size(buf, (size_t)n) : 0;
 
         if (w == 0)
                 return 0;

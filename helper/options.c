@@ -42,7 +42,7 @@ int options_parse(sd_bus_message *m, struct engine_options *opts, const char **m
                         if (strcmp(v, "process") != 0 && strcmp(v, "session") != 0)
                                 return sd_bus_error_setf(error, ERROR_PREFIX "InvalidArgs",
                                                          "option \"mode\" must be \"process\" or "
-                                                         "\"session\", not \"%s\"",
+                                                         "\"session\", not \"%.64s\"",
                                                          v);
                         *mode = strcmp(v, "session") == 0 ? "session" : "process";
                         opts->mode = strcmp(v, "session") == 0 ? ENGINE_MODE_SESSION
@@ -59,7 +59,7 @@ int options_parse(sd_bus_message *m, struct engine_options *opts, const char **m
                         else
                                 return sd_bus_error_setf(error, ERROR_PREFIX "InvalidArgs",
                                                          "option \"fds\" must be \"terminal\" or "
-                                                         "\"stdio\", not \"%s\"",
+                                                         "\"stdio\", not \"%.64s\"",
                                                          v);
                 } else if ((strcmp(key, "rows") == 0 || strcmp(key, "cols") == 0) && type &&
                            (strcmp(type, "q") == 0 || strcmp(type, "u") == 0)) {
@@ -93,10 +93,11 @@ int options_parse(sd_bus_message *m, struct engine_options *opts, const char **m
                                 return k;
                         opts->force = v;
                 } else
-                        return sd_bus_error_setf(error, ERROR_PREFIX "InvalidArgs",
-                                                 "unknown option \"%s\" of type \"%s\"; see the "
-                                                 "org.reptyr.Reptyr1 interface for the options",
-                                                 key, type ? type : "?");
+                        return sd_bus_error_setf(
+                                error, ERROR_PREFIX "InvalidArgs",
+                                "unknown option \"%.64s\" of type \"%.16s\"; see the "
+                                "org.reptyr.Reptyr1 interface for the options",
+                                key, type ? type : "?");
                 k = sd_bus_message_exit_container(m);
                 if (k < 0)
                         return k;

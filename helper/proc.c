@@ -177,7 +177,12 @@ dev_t proc_kdev_to_dev(unsigned long kdev) {
         return makedev((unsigned)(kdev >> 20), (unsigned)(kdev & 0xfffff));
 }
 
-static unsigned parse_fdinfo_flags(const char *text) {
+int proc_parse_tty_index(const char *fdinfo) {
+        const char *p = strstr(fdinfo, "tty-index:");
+        return p ? atoi(p + 10) : -1;
+}
+
+unsigned proc_parse_fdinfo_flags(const char *text) {
         const char *f = strstr(text, "flags:");
         return f ? (unsigned)strtoul(f + 6, NULL, 8) : 0;
 }
@@ -237,7 +242,7 @@ ssize_t proc_list_fds(int piddir, struct proc_fd **ret) {
                         fds[n].is_epoll = strcmp(link, "anon_inode:[eventpoll]") == 0;
                 }
                 if (proc_read(infodir, de->d_name, info, sizeof(info)) >= 0)
-                        fds[n].flags = parse_fdinfo_flags(info);
+                        fds[n].flags = proc_parse_fdinfo_flags(info);
                 n++;
         }
         if (errno) {

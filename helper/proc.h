@@ -36,6 +36,12 @@ struct proc_status {
 /* Parse the text of /proc/PID/stat. comm may contain anything, ')' too, so
  * fields are counted from the last ')'. 0 or -EINVAL. */
 int proc_parse_stat(const char *text, struct proc_stat *st);
+/* The open flags ("flags:", octal) of the text of /proc/PID/fdinfo/N; 0 if
+ * absent. */
+unsigned proc_parse_fdinfo_flags(const char *text);
+/* The "tty-index:" of a pty master's fdinfo text (N of /dev/pts/N), -1 if
+ * absent. */
+int proc_parse_tty_index(const char *fdinfo);
 int proc_parse_status(const char *text, struct proc_status *st);
 
 /* Open /proc/PID as O_PATH|O_DIRECTORY and prove it is the process behind

@@ -61,8 +61,8 @@
 #define DEFAULT_PTRACE_SCOPE "/proc/sys/kernel/yama/ptrace_scope"
 #define DEFAULT_IDLE_SEC 30
 
-#define REQUESTS_MAX 96
-#define REQUESTS_PER_USER_MAX 8
+#define REQUESTS_MAX 112
+#define REQUESTS_PER_USER_MAX 32
 #define USEC_PER_SEC UINT64_C(1000000)
 /* A person typing a password, or polkit alone. */
 #define POLKIT_INTERACTIVE_TIMEOUT_USEC (120 * USEC_PER_SEC)
@@ -79,6 +79,7 @@
 /* ---- state ---- */
 
 struct request;
+struct hangup_guard;
 
 struct manager {
         sd_event *event;
@@ -88,6 +89,8 @@ struct manager {
         const char *ptrace_scope_path;
         struct request *requests; /* every request in flight */
         unsigned n_requests;
+        struct hangup_guard *guards; /* adopted jobs whose old session still runs */
+        unsigned n_guards;
         unsigned long long n_started;
         bool releasing; /* idle: the name is given up, finish what is pending */
         bool stopping;  /* SIGTERM: finish or undo what is in flight, then exit */
@@ -129,6 +132,28 @@ struct request {
         struct engine_target target;
         struct permission_decision decision;
         struct engine_session_info session; /* session mode, from the probe */
+};
+
+/* An adopted shell job runs with SIGHUP ignored until its old session is
+ * gone (the old shell's "SIGHUP to all my jobs" would otherwise hit it:
+ * after setsid() its process group has the old job's number). We watch the
+ * old shell and the old session's leader and give the job its own SIGHUP
+ * action back once both have exited, so that a hangup of its new terminal
+ * reaches it. The saved action (a handler address) stays here: it never
+ * comes from a caller. */
+struct hangup_guard {
+        struct manager *manager;
+        struct hangup_guard *prev, *next;
+        int pidfd; /* the adopted target */
+        pid_t pid;
+        char comm[64];
+        struct engine_hangup_guard g;
+        int watch[ENGINE_HANGUP_MAX_WATCH];
+        sd_event_source *watch_source[ENGINE_HANGUP_MAX_WATCH];
+        size_t n_watch, n_running;
+        sd_event_source *target_source;
+        struct engine_worker worker;
+        sd_event_source *worker_source;
 };
 
 static void log_line(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -408,7 +433,7 @@ static int on_worker_deadline(sd_event_source *s, uint64_t usec, void *userdata)
 static int request_start_worker(struct request *r, enum engine_job job, uint64_t timeout_usec) {
         int k;
 
-        k = engine_worker_start(job, r->pidfd, &r->opts, &r->worker);
+        k = engine_worker_start(job, r->pidfd, &r->opts, NULL, &r->worker);
         if (k < 0)
                 return k;
         k = sd_event_add_io(r->manager->event, &r->worker_source, r->worker.pidfd, EPOLLIN,
@@ -657,6 +682,123 @@ static void request_work(struct request *r) {
                              (int)r->target.pid, r->target.comm, strerror(-k));
 }
 
+/* ---- SIGHUP of adopted jobs, after their old session ---- */
+
+static void guard_free(struct hangup_guard *h) {
+        struct manager *m = h->manager;
+
+        if (h->prev)
+                h->prev->next = h->next;
+        else
+                m->guards = h->next;
+        if (h->next)
+                h->next->prev = h->prev;
+        m->n_guards--;
+        for (size_t i = 0; i < h->n_watch; i++) {
+                sd_event_source_disable_unref(h->watch_source[i]);
+                close(h->watch[i]);
+        }
+        sd_event_source_disable_unref(h->target_source);
+        sd_event_source_disable_unref(h->worker_source);
+        engine_worker_free(&h->worker);
+        close(h->pidfd);
+        free(h);
+        manager_check_exit(m);
+}
+
+static int on_guard_released(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        _cleanup_free_ struct engine_outcome *o = malloc(sizeof(*o));
+        struct hangup_guard *h = userdata;
+
+        h->worker_source = sd_event_source_disable_unref(h->worker_source);
+        if (o && engine_worker_finish(&h->worker, o) == 0)
+                log_line("hangup guard: %d (%s): its old session is gone; its own SIGHUP action "
+                         "is back",
+                         (int)h->pid, h->comm);
+        else
+                log_line("hangup guard: %d (%s): giving back its SIGHUP action failed (%s); it "
+                         "keeps ignoring SIGHUP",
+                         (int)h->pid, h->comm, o ? o->err.message : "out of memory");
+        guard_free(h);
+        return 0;
+}
+
+static void guard_release(struct hangup_guard *h) {
+        struct engine_options opts = {.stop_timeout_ms = STOP_TIMEOUT_MS};
+        int k;
+
+        k = engine_worker_start(ENGINE_JOB_HANGUP_RELEASE, h->pidfd, &opts, &h->g, &h->worker);
+        if (k >= 0)
+                k = sd_event_add_io(h->manager->event, &h->worker_source, h->worker.pidfd, EPOLLIN,
+                                    on_guard_released, h);
+        if (k < 0) {
+                log_line("hangup guard: %d (%s): cannot start a worker (%s); it keeps ignoring "
+                         "SIGHUP",
+                         (int)h->pid, h->comm, strerror(-k));
+                guard_free(h);
+        }
+}
+
+/* One of the old shell and the old session leader exited. */
+static int on_guard_watch(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        struct hangup_guard *h = userdata;
+
+        (void)sd_event_source_set_enabled(s, SD_EVENT_OFF);
+        if (--h->n_running == 0)
+                guard_release(h);
+        return 0;
+}
+
+/* The adopted job itself ended: nothing is left to give back. */
+static int on_guard_target_exit(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        guard_free(userdata);
+        return 0;
+}
+
+static void guard_start(struct request *r, const struct engine_result *res) {
+        struct manager *m = r->manager;
+        struct hangup_guard *h;
+        int k = 0;
+
+        h = calloc(1, sizeof(*h));
+        if (!h || (h->pidfd = fcntl(r->pidfd, F_DUPFD_CLOEXEC, 3)) < 0) {
+                free(h);
+                log_line("hangup guard: %d: out of resources; it keeps ignoring SIGHUP",
+                         (int)r->target.pid);
+                return;
+        }
+        h->manager = m;
+        h->pid = r->target.pid;
+        snprintf(h->comm, sizeof(h->comm), "%s", r->target.comm);
+        h->g = res->hangup;
+        h->worker = (struct engine_worker){.pid = -1, .pidfd = -1, .sock = -1};
+        h->next = m->guards;
+        if (h->next)
+                h->next->prev = h;
+        m->guards = h;
+        m->n_guards++;
+        (void)engine_hangup_watch(&h->g, h->watch, &h->n_watch);
+        h->n_running = h->n_watch;
+        for (size_t i = 0; k >= 0 && i < h->n_watch; i++)
+                k = sd_event_add_io(m->event, &h->watch_source[i], h->watch[i], EPOLLIN,
+                                    on_guard_watch, h);
+        if (k >= 0)
+                k = sd_event_add_io(m->event, &h->target_source, h->pidfd, EPOLLIN,
+                                    on_guard_target_exit, h);
+        if (k < 0) {
+                log_line("hangup guard: %d (%s): cannot watch its old session (%s); it keeps "
+                         "ignoring SIGHUP",
+                         (int)h->pid, h->comm, strerror(-k));
+                guard_free(h);
+                return;
+        }
+        log_line("hangup guard: %d (%s) ignores SIGHUP until its old shell and session leader "
+                 "(%zu running) are gone",
+                 (int)h->pid, h->comm, h->n_running);
+        if (h->n_running == 0)
+                guard_release(h);
+}
+
 static void adopt_done(struct request *r, struct engine_outcome *o) {
         _cleanup_close_ int master = o->res.master_fd;
         int k;
@@ -679,10 +821,14 @@ static void adopt_done(struct request *r, struct engine_outcome *o) {
          * closing a terminal window would. */
         if (r->caller_gone || sd_bus_track_count(r->track) == 0) {
                 log_outcome(r, "adopted, but the caller went away", "its new terminal was hung up");
+                if (o->res.hangup.armed)
+                        guard_start(r, &o->res);
                 request_free(r);
                 return;
         }
         k = adopt_reply(r, &o->res, master);
+        if (o->res.hangup.armed && !r->opts.dry_run)
+                guard_start(r, &o->res);
         log_outcome(r,
                     k < 0             ? "adopted, but the reply failed"
                     : r->opts.dry_run ? "allowed (dry run)"
@@ -882,10 +1028,11 @@ static int request_start(sd_bus_message *call, struct manager *m, enum request_k
                          sd_bus_message_get_allow_interactive_authorization(call) > 0;
         if (with_options) {
                 k = options_parse(call, &r->opts, &r->mode, error);
-                if (k < 0 || sd_bus_error_is_set(error))
-                        return k < 0 ? sd_bus_error_setf(error, ERROR_PREFIX "InvalidArgs",
-                                                         "malformed options: %s", strerror(-k))
-                                     : k;
+                if (sd_bus_error_is_set(error))
+                        return k < 0 ? k : -EINVAL;
+                if (k < 0)
+                        return sd_bus_error_setf(error, ERROR_PREFIX "InvalidArgs",
+                                                 "malformed options: %s", strerror(-k));
         }
         k = refuse_thread_pidfd(r->pidfd, error);
         if (k < 0)
@@ -1040,9 +1187,11 @@ static void idle_rearm(struct manager *m) {
 
 /* Called whenever a request ends. */
 static void manager_check_exit(struct manager *m) {
-        if ((m->releasing || m->stopping) && m->n_requests == 0)
+        if (m->stopping && m->n_requests == 0)
                 (void)sd_event_exit(m->event, 0);
-        else if (m->n_requests == 0)
+        else if (m->releasing && m->n_requests == 0 && m->n_guards == 0)
+                (void)sd_event_exit(m->event, 0);
+        else if (m->n_requests == 0 && m->n_guards == 0)
                 idle_rearm(m);
 }
 
@@ -1052,7 +1201,7 @@ static void manager_check_exit(struct manager *m) {
 static int on_idle(sd_event_source *s, uint64_t usec, void *userdata) {
         struct manager *m = userdata;
 
-        if (m->n_requests > 0)
+        if (m->n_requests > 0 || m->n_guards > 0)
                 return 0; /* re-armed when the last one ends */
         m->releasing = true;
         (void)sd_bus_release_name(m->bus, BUS_NAME);
@@ -1088,6 +1237,13 @@ static int on_terminate(sd_event_source *s, const struct signalfd_siginfo *si, v
                              "reptyrd is shutting down; process %d was not touched; try again "
                              "in a moment",
                              (int)r->target.pid);
+        }
+        /* Safe, not ideal: such a job keeps ignoring SIGHUP (as the classic
+         * tool leaves every adopted process). */
+        while (m->guards) {
+                log_line("hangup guard: %d (%s): reptyrd is stopping; it keeps ignoring SIGHUP",
+                         (int)m->guards->pid, m->guards->comm);
+                guard_free(m->guards);
         }
         manager_check_exit(m);
         return 0;
@@ -1160,6 +1316,8 @@ static int parse_argv(int argc, char **argv, struct manager *m) {
 static void manager_done(struct manager *m) {
         while (m->requests)
                 request_free(m->requests);
+        while (m->guards)
+                guard_free(m->guards);
         sd_event_source_unref(m->idle);
         sd_bus_flush_close_unref(m->bus);
         sd_event_unref(m->event);

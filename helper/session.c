@@ -98,11 +98,6 @@ static bool master_matches(struct takeover *s, int m) {
         return ok;
 }
 
-static int tty_index(const char *fdinfo) {
-        const char *p = strstr(fdinfo, "tty-index:");
-        return p ? atoi(p + 10) : -1;
-}
-
 /* ---- finding holders and members, touching nobody ---- */
 
 struct probe_walk {
@@ -140,7 +135,8 @@ static int probe_cb(pid_t p, int dirfd, void *userdata) {
                 if (!S_ISCHR(fds[i].mode) || fds[i].rdev != makedev(5, 2))
                         continue;
                 snprintf(path, sizeof(path), "fdinfo/%d", fds[i].fd);
-                if (proc_read(pd, path, text, sizeof(text)) < 0 || tty_index(text) != (int)w->index)
+                if (proc_read(pd, path, text, sizeof(text)) < 0 ||
+                    proc_parse_tty_index(text) != (int)w->index)
                         continue;
                 if (!h) {
                         if (info->n_holders == ENGINE_MAX_HOLDERS)

@@ -22,15 +22,21 @@ set -euo pipefail
 # the 32-bit build. .ci/run installs from this same list.
 DEB_PACKAGES=(meson ninja-build pkg-config gcc libsystemd-dev libcmocka-dev dbus polkitd
               libdbus-1-dev libpolkit-gobject-1-dev gcc-multilib tmux clang-format util-linux
-              python3 systemd python3-dbus qemu-system-x86 mmdebstrap cpio e2fsprogs
-              vim nano htop procps less mc emacs-nox zsh fish dash screen openssh-server
-              openssh-client)
+              python3 systemd python3-dbus qemu-system-x86 mmdebstrap cpio e2fsprogs)
+DEB_PACKAGES+=(libgtk-4-dev libvte-2.91-gtk4-dev xvfb xdotool imagemagick) # reptyr-terminal, suite desktop
+DEB_PACKAGES+=(vim nano htop procps less mc emacs-nox zsh fish dash screen openssh-server
+               openssh-client) # real programs, suite programs
 DEB_PACKAGES_I386=(libcmocka-dev:i386)
 # For reptyrd and reptyrctl's D-Bus path in the 32-bit build. Optional: on
 # Debian 12 it may need liblzma5 for both architectures at one version, which
 # install_libsystemd_i386 arranges; without it the 32-bit build has no
 # daemon and says so with a SKIP test.
 DEB_PACKAGES_I386_OPTIONAL=(libsystemd-dev:i386)
+
+# ---- fuzzing and the sanitizer build (tests/fuzz) ------------------------
+# clang and its libFuzzer runtime (only recommended by clang, hence named).
+DEB_PACKAGES+=(clang libclang-rt-14-dev)
+# ---- end of fuzzing and the sanitizer build -------------------------------
 
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$top"
@@ -73,7 +79,13 @@ install_libsystemd_i386() {
         # i386 libsystemd0. Move both to the i386 candidate and try again.
         v=$(apt-cache policy liblzma5:i386 | awk '/Candidate:/ {print $2}')
         if [[ -n $v && $v != "(none)" ]]; then
-                apt-get install -y -q --allow-downgrades "liblzma5=$v" "liblzma5:i386=$v" || true
+                # liblzma-dev (pulled in by GTK's -dev packages) must follow,
+                # or apt removes it, and GTK with it.
+                local dev=()
+                if dpkg-query -W -f='${Status}' liblzma-dev 2>/dev/null | grep -q 'ok installed'; then
+                        dev=("liblzma-dev=$v")
+                fi
+                apt-get install -y -q --allow-downgrades "liblzma5=$v" "liblzma5:i386=$v" "${dev[@]}" || true
         fi
         apt-get install -y -q --no-install-recommends "${DEB_PACKAGES_I386_OPTIONAL[@]}" ||
                 echo "==> ${DEB_PACKAGES_I386_OPTIONAL[*]} not installable: the 32-bit build will have no reptyrd" >&2
@@ -183,8 +195,21 @@ run_build() {
         count_log "$dir" "$label"
 }
 
-run_build "64-bit" build
+# The desktop program is required here: the 64-bit suite runs its display tests.
+run_build "64-bit" build -Ddesktop=enabled
 run_build "32-bit" build32 --native-file tests/i386.ini
+
+# ---- ASan+UBSan build (tests/fuzz/sanitizer-test.sh, build-asan/) --------
+# reptyrd, reptyrctl and the engine under AddressSanitizer (leaks included)
+# and UBSan through the unit, integration and bus suites: each test counts,
+# and a failed build or any sanitizer report counts as one more failure.
+echo "==> ASan+UBSan: tests/fuzz/sanitizer-test.sh"
+rm -f build-asan/meson-logs/testlog.json
+if ! bash tests/fuzz/sanitizer-test.sh; then
+        failed=$((failed + 1))
+fi
+count_log build-asan "ASan+UBSan"
+# ---- end of the ASan+UBSan build ------------------------------------------
 
 summary="$passed passed, $failed failed"
 if ((skipped > 0)); then

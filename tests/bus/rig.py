@@ -425,6 +425,11 @@ class Rig:
             "SYSTEMD_PAGER": "cat",
             "SYSTEMD_LOG_LEVEL": "err",
         }
+        # A sanitizer build (tests/fuzz/sanitizer-test.sh): its options
+        # (where reports go) must reach the clients too.
+        for k in ("ASAN_OPTIONS", "LSAN_OPTIONS", "UBSAN_OPTIONS"):
+            if k in os.environ:
+                e[k] = os.environ[k]
         e.update(extra)
         return e
 

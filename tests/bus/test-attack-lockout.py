@@ -31,7 +31,7 @@ from attack import LIMITS, Failure, expect  # noqa: E402
 
 args = attack.arg_parser(__doc__).parse_args()
 FLOOD = 140
-PER_CALLER = 8
+PER_CALLER = 32
 
 TEST2_RULE = """
 polkit.addRule(function(action, subject) {
@@ -131,7 +131,7 @@ def setup():
 
 bustest.run_checks([
     ("140 interactive requests left hanging by the attacker's agent lock nobody else out; "
-     "the attacker gets LimitsExceeded beyond 8", check_flood),
+     "the attacker gets LimitsExceeded beyond 32", check_flood),
     ("a request stalled in polkit on another user's pid does not make that user's adoption "
      "Busy", check_stalled_on_other_users_pid),
 ], setup)

@@ -146,6 +146,57 @@ def check_twenty_concurrent_adoptions(env):
                                since=since, caller_pid=client.pid)
 
 
+def check_hangup_guard_outlives_idle(env):
+    """nobody adopts a job of its own interactive bash (a victim that handles
+    SIGHUP) through the helper: the job ignores SIGHUP while the old shell
+    lives, the helper stays up past its idle timeout to give the job its own
+    handler back, does so once the old shell is killed, and then exits."""
+    A = env.w.pty("A-guard")
+    shell_env = {"PATH": "/usr/bin:/bin", "PS1": "P$ ", "TERM": "dumb", "HOME": "/",
+                 "HISTFILE": "/dev/null"}
+    shell = env.w.spawn_on_pty("bash as nobody", rig.Rig.as_user(
+        ["bash", "--norc", "--noprofile", "-i"], "nobody"), A, ctty=True, env=shell_env,
+        pdeathsig=False)
+    A.close_slave()
+    env.w.wait_for(A, r"P\$ ", what="the shell's prompt", watch=[shell])
+    mark = A.mark()
+    env.w.send(A, "%s sighup-handle\n" % env.victim)
+    pid = int(env.w.wait_for(A, r"READY pid=(\d+)", since=mark, what="the job",
+                             watch=[shell]).group(1))
+    env.w.forget_pid_later(pid)
+    v = bustest.Victim(None, pid, A, "nobody")
+    hup = 1 << (signal.SIGHUP - 1)
+
+    def masks():
+        with open("/proc/%d/status" % pid) as f:
+            st = dict(l.split(":", 1) for l in f.read().splitlines() if ":" in l)
+        return int(st["SigIgn"], 16), int(st["SigCgt"], 16)
+
+    C, client = env.start_relay(v)
+    env.wait_adopted(v, C, client)
+    expect(masks()[0] & hup, "SIGHUP is not ignored while the old shell lives")
+    hpid, hfd = helper_pidfd(env)
+    try:
+        if select.select([hfd], [], [], IDLE + 1.5)[0]:
+            raise Failure("helper %d exited while a job still waits for its SIGHUP handler:\n%s"
+                          % (hpid, env.log_text()))
+        os.kill(shell.pid, signal.SIGKILL)
+        env.w.wait_exit([shell], what="the old shell killed")
+        env.w.wait_until(lambda: masks()[1] & hup and not masks()[0] & hup,
+                         what="the job's own SIGHUP handler given back",
+                         detail=lambda: "SigIgn %x SigCgt %x\n%s" % (masks() + (env.log_text(),)))
+        done = time.monotonic()
+    except BaseException:
+        os.close(hfd)
+        raise
+    elapsed = wait_helper_exit(env, hpid, hfd, done, "idle exit after the guard")
+    env.w.log("helper exited %.2f s after giving the handler back" % elapsed)
+    env.ask(v, C, "still-here", what="the job still answers on its new terminal",
+            watch=[client])
+    env.w.send(C, "quit\n")
+    env.w.wait_exit([client], what="client exit")
+
+
 def check_sigterm_answers_and_exits(env):
     v = env.start_victim("nobody", "read", name="term")
     env.baseline(v)
@@ -186,6 +237,8 @@ checks = [
      check_twenty_concurrent_adoptions),
     ("SIGTERM while polkit decides: an answer at once, target untouched, prompt exit",
      check_sigterm_answers_and_exits),
+    ("an adopted shell job gets its SIGHUP handler back once its old shell is gone; the "
+     "helper waits for that past its idle timeout", check_hangup_guard_outlives_idle),
 ]
 
 bustest.run_checks(checks, setup)

@@ -28,7 +28,7 @@ sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from harness import (DEFAULT_TIMEOUT, Failure, Pty, Skip, World, compare_snapshots,  # noqa: E402
-                     elf_bits, fd_table, fdinfo, proc_stat, proc_state,
+                     elf_bits, fd_table, fdinfo, proc_stat, proc_state, proc_status,
                      signal_name, snapshot, tty_nr_of)
 
 EXIT_INVALID = 64
@@ -580,6 +580,60 @@ def _shell_job(c):
         raise Failure("bash on the old terminal died during adoption")
     c.finish_quit(v, C, client)
     check_shell_alive(c, v.shell, A)
+
+
+@case("shell-job-outlives-its-old-shell")
+def _shell_job_outlives_old_shell(c):
+    """A job of an interactive bash that handles SIGHUP itself, adopted: while
+    its old shell lives, SIGHUP is ignored (the shell's "SIGHUP to all my
+    jobs" would reach it: its new process group has the old job's number);
+    SIGKILL of the old shell (a closed window) leaves it running on the new
+    terminal, and its own SIGHUP handler is given back once the old shell
+    and session leader are gone, so that a hangup of its new terminal
+    reaches it."""
+    A = c.w.pty("A")
+    v = victim_in_shell(c, A, mode="sighup-handle")
+    hup = 1 << (signal.SIGHUP - 1)
+
+    def masks():
+        st = proc_status(v.pid)
+        return int(st["SigIgn"], 16), int(st["SigCgt"], 16)
+
+    if masks()[1] & hup == 0:
+        raise Failure("setup: the victim does not catch SIGHUP")
+    C = c.w.pty("C", rows=30, cols=90)
+    client = c.start_reptyrctl(v.pid, C)
+    c.wait_adopted(v, A.path, C, client)
+    if masks()[0] & hup == 0:
+        raise Failure("SIGHUP is not ignored while the old shell lives: SigIgn %x" % masks()[0])
+    os.kill(v.shell.pid, signal.SIGKILL)
+    c.w.wait_exit([v.shell], what="the old shell killed")
+    c.w.wait_until(lambda: masks()[1] & hup and not masks()[0] & hup,
+                   what="the victim's own SIGHUP handler given back",
+                   detail=lambda: "SigIgn %x SigCgt %x" % masks())
+    c.ask(v, C, "after-the-old-shell", line_rx("GOT after-the-old-shell"),
+          "the victim still answers on its new terminal", [client])
+    c.finish_quit(v, C, client)
+
+
+@case("orphaned-after-its-terminal-closed")
+def _orphaned(c):
+    """A process that ignores SIGHUP outlives its terminal window (the pty's
+    master closed: a dropped ssh connection): its terminal is hung up (EIO,
+    no controlling tty any more), and it is adopted from that dead terminal
+    onto a new one, where it answers."""
+    A = c.w.pty("A")
+    v = c.start_victim("outlive-hangup", pty=A)
+    A.close()  # the window goes away
+    c.w.wait_until(lambda: proc_stat(v.pid)[4] == "0", what="the victim's terminal hung up")
+    C = c.w.pty("C", rows=30, cols=90)
+    client = c.start_reptyrctl(v.pid, C)
+    c.w.wait_for(C, r"moved here", what="reptyrctl adopting the orphan", watch=[client])
+    c.w.wait_until(lambda: os.readlink("/proc/%d/fd/0" % v.pid) != A.path and
+                   not C.termios()[3] & termios.ICANON, what="victim on the new terminal")
+    c.ask(v, C, "orphan-rescued", line_rx("GOT orphan-rescued"),
+          "the orphan answers on its new terminal", [client])
+    c.finish_quit(v, C, client)
 
 
 @case("children")

@@ -518,6 +518,27 @@ static int setup_threads(struct victim *v, int argc, char **argv) {
         return 0;
 }
 
+/* Outlives its terminal: SIGHUP ignored, and once the terminal is hung up
+ * (its master closed) it waits for a signal (the SIGWINCH of an adoption)
+ * instead of reading end-of-file, then reads again. */
+static int setup_outlive_hangup(struct victim *v, int argc, char **argv) {
+        signal(SIGHUP, SIG_IGN);
+        return 0;
+}
+
+static int wait_outlive_hangup(struct victim *v) {
+        struct pollfd p = {.fd = STDIN_FILENO, .events = POLLIN};
+        sigset_t none;
+
+        if (poll(&p, 1, -1) < 0)
+                return 0;
+        if (!(p.revents & (POLLHUP | POLLERR)))
+                return 1;
+        sigemptyset(&none);
+        (void)sigsuspend(&none);
+        return 0;
+}
+
 static const struct mode modes[] = {
         {.name = "read"},
         {.name = "winch"},
@@ -546,6 +567,9 @@ static const struct mode modes[] = {
         {.name = "exit-code", .usage = "N", .setup = setup_exit_code},
         {.name = "vfork", .setup = setup_vfork},
         {.name = "exec", .on_line = on_line_exec},
+        {.name = "outlive-hangup",
+         .setup = setup_outlive_hangup,
+         .wait_input = wait_outlive_hangup},
 };
 
 /* ---- the shared line loop ---------------------------------------------- */
