@@ -259,6 +259,7 @@ def case_ssh_session(c):
     if code != pt.EXIT_PERMISSION or "sshd" not in screen or "look at" not in screen:
         raise Failure("--direct by the user: expected exit %d naming sshd as the holder it may "
                       "not look at; got %d:\n%s" % (pt.EXIT_PERMISSION, code, screen.rstrip()))
+    c.log("--direct refusal: %s" % " ".join(screen.split()))
     t.type("A", "echo still$((1+1))")
     t.wait_text("A", r"^still2", "the ssh session untouched in A")
 
@@ -315,6 +316,7 @@ def multiplexer_case(kind):
             raise Failure("adopting the %s client: expected exit %d, naming server %d and "
                           "advising `%s`; got %d:\n%s"
                           % (kind, pt.EXIT_HAS_CHILDREN, server, advice, code, screen.rstrip()))
+        c.log("refusal: %s" % " ".join(screen.split()))
         if not pt.alive(client) or stat(client)["state"] not in "SR":
             raise Failure("the %s client is not as it was: %s" % (kind, stat(client)))
         # Untouched: the inner session still answers in A.
@@ -416,6 +418,16 @@ def hup_case(how):
         t.wait_text("B", "after-%s" % how, "vim still answering in B after A went away")
         if not pt.alive(vim):
             raise Failure("vim died when A went away")
+
+        def sighup_ignored():
+            with open("/proc/%d/status" % vim) as fh:
+                ign = next(ln for ln in fh if ln.startswith("SigIgn:")).split()[1]
+            return int(ign, 16) & (1 << (signal.SIGHUP - 1))
+        # vim does not ignore SIGHUP itself: the adoption did, while A's
+        # shell could still send it one; gone, it must have it back, so
+        # that B's hangup reaches it as a hangup.
+        until(lambda: not sighup_ignored(), "vim's own SIGHUP action given back once A's "
+              "session is gone (the adopter's hangup watch)", 10)
         # B closes: vim must preserve its changes in its swap file
         swp = os.path.join(os.path.dirname(f), ".%s.swp" % os.path.basename(f))
         if not os.path.exists(swp):
