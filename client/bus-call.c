@@ -199,6 +199,11 @@ static int build_adopt_call(sd_bus *bus, const struct bus_adopt_request *req,
                 if ((r = append_option(m, "dry-run", 'b', &yes)) < 0)
                         return r;
         }
+        if (req->force) {
+                int yes = 1;
+                if ((r = append_option(m, "force", 'b', &yes)) < 0)
+                        return r;
+        }
         r = sd_bus_message_close_container(m);
         if (r < 0)
                 return r;

@@ -22,6 +22,7 @@ struct bus_adopt_request {
         const char *fds;           /* "terminal" or "stdio" */
         unsigned short rows, cols; /* 0: not sent, the helper keeps the old size */
         bool dry_run;
+        bool force;       /* adopt even when another session's process shares the terminal */
         bool interactive; /* polkit may ask for a password (ALLOW_INTERACTIVE_AUTHORIZATION) */
         int interrupt_fd; /* -1, or an fd (a signalfd) whose readability ends the wait */
 };

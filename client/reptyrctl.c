@@ -54,6 +54,7 @@
 
 static bool arg_direct;
 static bool arg_dry_run;
+static bool arg_force;
 static bool arg_session;
 static bool arg_quiet;
 static bool arg_json;
@@ -99,6 +100,8 @@ static int help(void) {
                "                         or an earlier reptyrctl)\n"
                "     --dry-run           adopt: check everything (including authorization)\n"
                "                         and print what would happen; change nothing\n"
+               "     --force             adopt: even when a process outside PID's session\n"
+               "                         (a tmux or screen server) has its terminal open too\n"
                "     --no-ask-password   Do not ask for a password to authorize the adoption\n"
                "     --json              inspect: print one JSON object; list: one object\n"
                "                         per process\n"
@@ -197,6 +200,8 @@ static int parse_argv(int argc, char *argv[], char **args, int *n_args) {
                         arg_direct = true;
                 } else if ((v = match_long("--dry-run", false, argc, argv, &i, &r))) {
                         arg_dry_run = true;
+                } else if ((v = match_long("--force", false, argc, argv, &i, &r))) {
+                        arg_force = true;
                 } else if ((v = match_long("--session", false, argc, argv, &i, &r))) {
                         arg_session = true;
                 } else if ((v = match_long("--json", false, argc, argv, &i, &r))) {
@@ -425,7 +430,8 @@ static int adopt_direct(int pidfd, unsigned short rows, unsigned short cols,
                                       .fds = arg_fds,
                                       .rows = rows,
                                       .cols = cols,
-                                      .dry_run = arg_dry_run};
+                                      .dry_run = arg_dry_run,
+                                      .force = arg_force};
         _cleanup_free_ struct engine_outcome *o = NULL;
         int r;
 
@@ -556,6 +562,7 @@ static int adopt_via_helper(pid_t pid, int pidfd, unsigned short rows, unsigned 
                 .rows = rows,
                 .cols = cols,
                 .dry_run = arg_dry_run,
+                .force = arg_force,
                 .interactive = arg_ask_password,
                 .interrupt_fd = -1,
         };

@@ -439,6 +439,97 @@ static int find_companions(struct adoption *a, char *names, size_t size) {
         return c.count;
 }
 
+/* Processes outside the target's session that have its terminal open, the
+ * master's holders excepted (a terminal emulator may keep its slave open
+ * too): a tmux or screen server holds its client's terminal and draws on
+ * it by itself. Moving only the client would leave the server drawing on
+ * the old terminal and reading its keys, and the new one dead. Processes
+ * this user may not look at are not seen (the helper sees all). */
+struct sharers {
+        struct adoption *a;
+        dev_t tty, dev;
+        int index; /* N of /dev/pts/N, -1 for other terminals */
+        pid_t first;
+        char comm[64];
+        int count;
+};
+
+static bool is_multiplexer(const char *comm) {
+        return strncmp(comm, "tmux", 4) == 0 || strcmp(comm, "screen") == 0 ||
+               strcmp(comm, "SCREEN") == 0;
+}
+
+static int sharer_cb(pid_t p, int dirfd, void *userdata) {
+        struct sharers *sh = userdata;
+        char name[16];
+        _cleanup_close_ int pd = -1;
+        struct proc_tty_use u;
+        struct proc_stat st;
+
+        if (p == sh->a->pid || p == getpid())
+                return 0;
+        snprintf(name, sizeof(name), "%d", (int)p);
+        pd = openat(dirfd, name, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (pd < 0 || proc_read_stat(pd, &st) < 0 || st.session == sh->a->stat.session ||
+            (st.flags & PROC_PF_KTHREAD))
+                return 0;
+        if (proc_tty_use(pd, sh->tty, sh->dev, sh->index, &u) < 0 || u.n_on_dev == 0 ||
+            u.holds_master)
+                return 0;
+        /* A vfork()ed child that has not exec'd yet runs in the target's
+         * own memory: it is part of the target's program, not a sharer. */
+        if (syscall(SYS_kcmp, sh->a->pid, p, KCMP_VM, 0, 0) == 0)
+                return 0;
+        /* Name a multiplexer first: its advice is the useful one. */
+        if (sh->count == 0 || (is_multiplexer(st.comm) && !is_multiplexer(sh->comm))) {
+                sh->first = p;
+                snprintf(sh->comm, sizeof(sh->comm), "%s", st.comm);
+        }
+        sh->count++;
+        return 0;
+}
+
+static int check_shared_terminal(struct adoption *a) {
+        struct sharers sh = {.a = a, .index = -1};
+        const char *tty = a->res->old_tty[0] ? a->res->old_tty : "its terminal";
+        char others[48] = "";
+        int r;
+
+        for (size_t i = 0; i < a->n_term && !sh.tty; i++)
+                if (a->term[i].rdev != makedev(5, 0)) {
+                        sh.tty = a->term[i].rdev;
+                        sh.dev = a->term[i].dev;
+                }
+        if (!sh.tty)
+                return 0;
+        if (major(sh.tty) >= 136 && major(sh.tty) <= 143)
+                sh.index = (int)((major(sh.tty) - 136) * 256 + minor(sh.tty));
+        r = proc_for_each_pid(AT_FDCWD, "/proc", sharer_cb, &sh);
+        if (r < 0 || sh.count == 0)
+                return 0; /* cannot list processes: nothing to warn about */
+        if (sh.count > 1)
+                snprintf(others, sizeof(others), " (and %d other process%s)", sh.count - 1,
+                         sh.count > 2 ? "es" : "");
+        if (is_multiplexer(sh.comm)) {
+                bool tmux = sh.comm[0] == 't';
+                return engine_fail(
+                        a->err, ENGINE_ERR_HAS_CHILDREN, -EBUSY,
+                        "process %d (%s) is on %s, which the %s server %d (%s)%s also has open: "
+                        "the server draws there and reads its keys itself, so the adopted %s "
+                        "would be a dead end; to see this session here, run `%s` on this "
+                        "terminal instead (or adopt anyway with --force)",
+                        (int)a->pid, a->stat.comm, tty, tmux ? "tmux" : "screen", (int)sh.first,
+                        sh.comm, others, tmux ? "client" : "program",
+                        tmux ? "tmux attach" : "screen -x");
+        }
+        return engine_fail(a->err, ENGINE_ERR_HAS_CHILDREN, -EBUSY,
+                           "process %d (%s) is on %s, which process %d (%s)%s, outside its "
+                           "session, also has open and would go on using; end or adopt %d (%s) "
+                           "first (or adopt anyway with --force)",
+                           (int)a->pid, a->stat.comm, tty, (int)sh.first, sh.comm, others,
+                           (int)sh.first, sh.comm);
+}
+
 /* Children of the frozen target that are still in its process group: the
  * only way the group can have gained members since inspection. */
 static int frozen_children_in_group(struct adoption *a) {
@@ -600,6 +691,8 @@ static int identify(struct adoption *a) {
         return 0;
 }
 
+static void fill_result(struct adoption *a);
+
 static int inspect(struct adoption *a) {
         _cleanup_free_ struct proc_fd *fds = NULL;
         char names[256];
@@ -670,7 +763,16 @@ static int inspect(struct adoption *a) {
                         "or root) can suspend the filter",
                         (int)a->pid, a->stat.comm,
                         a->status.seccomp == 1 ? "strict mode" : "filter");
-        return verify(a);
+        r = verify(a);
+        if (r < 0)
+                return r;
+        /* Only once the caller may adopt it: the answer names processes
+         * that may be another user's. */
+        if (!a->opts->force) {
+                fill_result(a);
+                r = check_shared_terminal(a);
+        }
+        return r;
 }
 
 /* ---- freeze ---- */

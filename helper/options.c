@@ -87,6 +87,12 @@ int options_parse(sd_bus_message *m, struct engine_options *opts, const char **m
                         if (k < 0)
                                 return k;
                         opts->dry_run = v;
+                } else if (streq_opt(key, "force", type, "b")) {
+                        int v;
+                        k = sd_bus_message_read(m, "v", "b", &v);
+                        if (k < 0)
+                                return k;
+                        opts->force = v;
                 } else
                         return sd_bus_error_setf(
                                 error, ERROR_PREFIX "InvalidArgs",

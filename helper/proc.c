@@ -255,6 +255,48 @@ ssize_t proc_list_fds(int piddir, struct proc_fd **ret) {
         return (ssize_t)n;
 }
 
+int proc_tty_use(int piddir, dev_t rdev, dev_t dev, int pty_index, struct proc_tty_use *u) {
+        _cleanup_close_ int fddir = openat(piddir, "fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        DIR *d;
+        struct dirent *de;
+
+        *u = (struct proc_tty_use){0};
+        if (fddir < 0)
+                return errno == ENOENT ? -ESRCH : -errno;
+        d = fdopendir(fddir);
+        if (!d)
+                return -errno;
+        fddir = -1; /* owned by d now */
+        while ((errno = 0, de = readdir(d))) {
+                char link[64];
+                struct stat st;
+                ssize_t len;
+
+                if (de->d_name[0] < '0' || de->d_name[0] > '9')
+                        continue;
+                /* Sockets, pipes and anonymous inodes are most of a
+                 * process's fds and never a terminal: skip their stat. */
+                len = readlinkat(dirfd(d), de->d_name, link, sizeof(link) - 1);
+                if (len <= 0 || link[0] != '/')
+                        continue;
+                if (fstatat(dirfd(d), de->d_name, &st, 0) < 0 || !S_ISCHR(st.st_mode))
+                        continue;
+                if (st.st_rdev == rdev && (dev == 0 || st.st_dev == dev))
+                        u->n_on_dev++;
+                else if (pty_index >= 0 && st.st_rdev == makedev(5, 2) && !u->holds_master) {
+                        char path[300], info[1024];
+                        const char *p;
+
+                        snprintf(path, sizeof(path), "fdinfo/%s", de->d_name);
+                        if (proc_read(piddir, path, info, sizeof(info)) >= 0 &&
+                            (p = strstr(info, "tty-index:")) && atoi(p + 10) == pty_index)
+                                u->holds_master = true;
+                }
+        }
+        closedir(d);
+        return 0;
+}
+
 ssize_t proc_parse_epoll(const char *text, struct proc_epoll_entry *out, size_t max) {
         size_t n = 0;
 

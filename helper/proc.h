@@ -80,6 +80,17 @@ struct proc_fd {
  * from fdinfo). *ret is malloc'd. Returns count or -errno. */
 ssize_t proc_list_fds(int dirfd, struct proc_fd **ret);
 
+/* How a process uses one terminal: how many of its fds are open on the
+ * character device rdev of the filesystem dev (0: any; a devpts instance
+ * numbers its own ptys), and whether it holds a pty master (a /dev/ptmx fd)
+ * whose tty-index is pty_index (-1: not asked). Only fds that name a path
+ * are looked at, with one stat each. 0 or -errno (-EACCES: another user's). */
+struct proc_tty_use {
+        unsigned n_on_dev;
+        bool holds_master;
+};
+int proc_tty_use(int piddir, dev_t rdev, dev_t dev, int pty_index, struct proc_tty_use *u);
+
 /* One registration of an epoll instance, from its fdinfo "tfd:" lines. */
 struct proc_epoll_entry {
         int tfd;

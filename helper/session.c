@@ -553,6 +553,39 @@ static int session_proceed(struct takeover *s) {
         return r;
 }
 
+/* No holder was seen, but some processes could not be looked at (another
+ * user's, or protected from tracing like sshd's session process). When the
+ * process that started the session (its leader's parent: the terminal
+ * emulator, sshd) is one of them, it most likely holds the master and the
+ * terminal is not gone: say so, and name it. Returns 0 when that is not
+ * the case. */
+static int hidden_holder(struct takeover *s, unsigned unreadable) {
+        char name[32], owner[48] = "yours, but protected from inspection";
+        _cleanup_close_ int ld = -1, pd = -1;
+        struct proc_stat leader, parent;
+        struct proc_status st;
+
+        snprintf(name, sizeof(name), "/proc/%d", (int)s->stat.session);
+        ld = open(name, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (ld < 0 || proc_read_stat(ld, &leader) < 0 || leader.ppid <= 1)
+                return 0;
+        snprintf(name, sizeof(name), "/proc/%d", (int)leader.ppid);
+        pd = open(name, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (pd < 0 || faccessat(pd, "fd", R_OK, 0) == 0 || errno != EACCES ||
+            proc_read_stat(pd, &parent) < 0 || proc_read_status(pd, &st) < 0)
+                return 0;
+        if (st.uid[1] != geteuid())
+                snprintf(owner, sizeof(owner), "uid %u's", (unsigned)st.uid[1]);
+        return engine_fail(s->err, ENGINE_ERR_PERMISSION, -EACCES,
+                           "the master of /dev/pts/%u is most likely held by %d (%s), which "
+                           "started the session and which this user may not look at (%s; %u "
+                           "process%s could not be examined); take the session over through "
+                           "reptyrd (without --direct), which asks for an administrator's "
+                           "authorization, or as root; nothing was changed",
+                           s->index, (int)leader.ppid, parent.comm, owner, unreadable,
+                           unreadable == 1 ? "" : "es");
+}
+
 int engine_adopt_session(int pidfd, const struct engine_options *opts, struct engine_result *res,
                          struct engine_error *err) {
         struct takeover s = {.opts = opts, .res = res, .err = err, .master = -1};
@@ -576,6 +609,8 @@ int engine_adopt_session(int pidfd, const struct engine_options *opts, struct en
                 }
                 s.n++;
         }
+        if (s.n == 0 && info.unreadable && (r = hidden_holder(&s, info.unreadable)) < 0)
+                return r;
         if (s.n == 0)
                 return engine_fail(
                         err, ENGINE_ERR_NOT_A_TERMINAL, -ENOENT,

@@ -25,6 +25,8 @@ DEB_PACKAGES=(meson ninja-build pkg-config gcc libsystemd-dev libcmocka-dev dbus
               python3 systemd python3-dbus qemu-system-x86 mmdebstrap cpio e2fsprogs)
 DEB_PACKAGES+=(libgtk-4-dev libvte-2.91-gtk4-dev xvfb xdotool imagemagick) # reptyr-terminal, suite desktop
 DEB_PACKAGES+=(dpkg-dev debhelper lintian) # the .debs (suites packaging and vm)
+DEB_PACKAGES+=(vim nano htop procps less mc emacs-nox zsh fish dash screen openssh-server
+               openssh-client) # real programs, suite programs
 DEB_PACKAGES_I386=(libcmocka-dev:i386)
 # For reptyrd and reptyrctl's D-Bus path in the 32-bit build. Optional: on
 # Debian 12 it may need liblzma5 for both architectures at one version, which

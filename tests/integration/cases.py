@@ -1234,6 +1234,50 @@ def _banner_fullscreen(c):
                 pass
 
 
+# ---- a terminal shared with a process outside the session --------------------------
+
+
+def _start_sharer(c, A):
+    """A process in a session of its own with A open (as a tmux or screen
+    server has its client's terminal), not holding A's master."""
+    import subprocess
+    p = c.w.spawn("sharer", ["sleep", "1000"], subprocess.DEVNULL, subprocess.DEVNULL, A.slave,
+                  session=True)
+    return p
+
+
+@case("shared-terminal-refused", per_personality=False)
+def _shared_terminal_refused(c):
+    """Another session's process has A open: refused (HasChildren), naming
+    it and --force, with the victim untouched."""
+    A = c.w.pty("A")
+    sharer = _start_sharer(c, A)
+    v = c.start_victim("read", pty=A)
+    before = c.pre_adoption(v, A.path)
+    C = c.w.pty("C")
+    client = c.start_reptyrctl(v.pid, C)
+    c.check_untouched(v, before, client, C, EXIT_HAS_CHILDREN, "a sharer of A",
+                      rx=r"(?s)\b%d \(sleep\).*--force" % sharer.pid)
+
+
+@case("shared-terminal-forced", per_personality=False)
+def _shared_terminal_forced(c):
+    """--force adopts it all the same; the other process keeps A."""
+    A = c.w.pty("A")
+    sharer = _start_sharer(c, A)
+    v = c.start_victim("read", pty=A)
+    before = c.pre_adoption(v, A.path)
+    a_mark = A.mark()
+    C = c.w.pty("C", rows=30, cols=90)
+    client = c.start_reptyrctl(v.pid, C, extra=["--force"])
+    new_tty = c.wait_adopted(v, A.path, C, client)
+    c.check_on_new_terminal(v, A, C, client, new_tty, a_mark)
+    c.check_unchanged(v, before, A.path, new_tty)
+    if os.readlink("/proc/%d/fd/2" % sharer.pid) != A.path:
+        raise Failure("the other process lost its fd on A")
+    c.finish_quit(v, C, client)
+
+
 # ---- main -------------------------------------------------------------------------
 
 

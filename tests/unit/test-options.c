@@ -300,6 +300,36 @@ static void test_dry_run(void **state) {
         parsed_free(&p);
 }
 
+/* ---- force ---- */
+
+static void test_force(void **state) {
+        struct parsed p;
+
+        PARSE(p, 0);
+        assert_ok(&p);
+        assert_false(p.opts.force);
+        parsed_free(&p);
+
+        PARSE(p, 1, "force", "b", 1);
+        assert_ok(&p);
+        assert_true(p.opts.force);
+        assert_false(p.opts.dry_run);
+        parsed_free(&p);
+
+        PARSE(p, 1, "force", "b", 0);
+        assert_ok(&p);
+        assert_false(p.opts.force);
+        parsed_free(&p);
+
+        PARSE(p, 1, "force", "s", "yes");
+        assert_invalid(&p, "force", NULL);
+        parsed_free(&p);
+
+        PARSE(p, 1, "force", "u", 1);
+        assert_invalid(&p, "force", NULL);
+        parsed_free(&p);
+}
+
 /* ---- everything at once, unknown keys ---- */
 
 static void test_all_options_together(void **state) {
@@ -426,6 +456,7 @@ int main(void) {
                 cmocka_unit_test(test_rows_cols_bounds),
                 cmocka_unit_test(test_rows_cols_wrong_type),
                 cmocka_unit_test(test_dry_run),
+                cmocka_unit_test(test_force),
                 cmocka_unit_test(test_all_options_together),
                 cmocka_unit_test(test_unknown_key),
                 cmocka_unit_test(test_error_after_a_good_option_still_refuses),
