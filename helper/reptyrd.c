@@ -133,6 +133,7 @@ struct request {
         struct engine_target target;
         struct permission_decision decision;
         struct engine_session_info session; /* session mode, from the probe */
+        char reason[192];                   /* decision.reason, when built here */
 };
 
 /* An adopted shell job runs with SIGHUP ignored until its old session is
@@ -463,19 +464,31 @@ static void decide_session(struct request *r) {
                 _cleanup_close_ int pidfd =
                         (int)syscall(SYS_pidfd_open, r->session.holders[i].pid, 0);
 
-                if (pidfd < 0 || engine_identify(pidfd, &t, &err) < 0) {
+                bool known = pidfd >= 0 && engine_identify(pidfd, &t, &err) == 0;
+
+                if (!known)
                         d = (struct permission_decision){
                                 .action = PERMISSION_ADOPT_ANY,
                                 .reason = "a process holding the terminal could not be examined",
                         };
-                } else
+                else
                         permission_decide(&r->caller, r->ptrace_scope, &t, &d);
-                if (d.action == PERMISSION_ADOPT_ANY && r->decision.action == PERMISSION_ADOPT) {
-                        r->decision = d;
-                        r->decision.reason = "the terminal is held by a process you may not "
-                                             "adopt yourself (a terminal emulator, sshd or tmux "
-                                             "of another user)";
-                }
+                if (d.action != PERMISSION_ADOPT_ANY || r->decision.action != PERMISSION_ADOPT)
+                        continue;
+                r->decision = d;
+                /* Name the holder only where the caller could see it hold
+                 * the terminal itself: in its own process. */
+                if (known && t.uid[0] == r->caller.uid && t.uid[1] == r->caller.uid)
+                        snprintf(r->reason, sizeof(r->reason),
+                                 "the terminal is held by %d (%s), which you may not adopt "
+                                 "yourself: %s",
+                                 (int)t.pid, t.comm, d.reason);
+                else
+                        snprintf(r->reason, sizeof(r->reason),
+                                 "the terminal is held by another user's process (a terminal "
+                                 "emulator, sshd or tmux of theirs), which you may not adopt "
+                                 "yourself");
+                r->decision.reason = r->reason;
         }
 }
 
