@@ -361,7 +361,10 @@ def case_ctrl_z_vim(c):
         t.wait_text("B", r"^B\$ *$", "(client) B's shell prompting after ^Z")
         t.type("B", "clear; echo CLEARED")
         t.wait_text("B", r"^CLEARED", "(client) B's shell answering while vim is suspended")
-        t.type("B", "fg")
+        # The ^Z ended the command list the adoption was typed in (bash
+        # goes on with the rest of a list when a job in it stops), so the
+        # status is fg's now.
+        t.type("B", "fg; echo EXIT=$?")
         t.wait_text("B", "line-one", "(client) vim redrawn after fg")
         t.keys("B", "O", "after-fg", ESC)
         t.wait_text("B", "after-fg", "(client) keys reaching vim after fg")
