@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/sched.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdint.h>
@@ -105,27 +104,6 @@ static _Noreturn void worker_main(enum engine_job job, int pidfd, int sock,
 
 /* ---- the parent's side ---- */
 
-/* fork(), with a pidfd for the child taken atomically (clone3's
- * CLONE_PIDFD): a parent that lets the kernel reap its children
- * (SA_NOCLDWAIT) could not pidfd_open() one that already exited. Only for
- * single-threaded callers, as clone3 bypasses the C library's fork
- * handlers. Kernels without clone3 (< 5.3) are older than pidfd_getfd
- * anyway. */
-static pid_t fork_with_pidfd(int *ret_pidfd) {
-        struct clone_args args = {
-                .flags = CLONE_PIDFD,
-                .pidfd = (uint64_t)(uintptr_t)ret_pidfd,
-                .exit_signal = SIGCHLD,
-        };
-        pid_t pid;
-
-        *ret_pidfd = -1;
-        pid = (pid_t)syscall(SYS_clone3, &args, sizeof(args));
-        if (pid > 0)
-                (void)fcntl(*ret_pidfd, F_SETFD, FD_CLOEXEC);
-        return pid;
-}
-
 int engine_worker_start(enum engine_job job, int pidfd, const struct engine_options *opts,
                         const struct engine_hangup_guard *guard, struct engine_worker *w) {
         int sv[2];
@@ -134,7 +112,7 @@ int engine_worker_start(enum engine_job job, int pidfd, const struct engine_opti
         *w = (struct engine_worker){.pid = -1, .pidfd = -1, .sock = -1};
         if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
                 return -errno;
-        pid = fork_with_pidfd(&w->pidfd);
+        pid = fork();
         if (pid < 0) {
                 int r = -errno;
                 close(sv[0]);
@@ -148,6 +126,15 @@ int engine_worker_start(enum engine_job job, int pidfd, const struct engine_opti
         close(sv[1]);
         w->pid = pid;
         w->sock = sv[0];
+        /* Our own child: a zombie until we reap it, so never recycled
+         * before this pidfd pins it (callers must not auto-reap children:
+         * no SA_NOCLDWAIT, SIGCHLD not ignored). */
+        w->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+        if (w->pidfd < 0) {
+                int r = -errno;
+                engine_worker_free(w);
+                return r;
+        }
         return 0;
 }
 
@@ -159,8 +146,7 @@ void engine_worker_cancel(struct engine_worker *w) {
 }
 
 /* Collect the worker's exit status if it is there (wait: block until it
- * is). A parent that lets the kernel reap its children (SA_NOCLDWAIT, as
- * reptyrd does) gets no status: si stays zeroed. */
+ * is). */
 static void reap(struct engine_worker *w, siginfo_t *si, bool wait) {
         memset(si, 0, sizeof(*si));
         if (w->pidfd >= 0) {
@@ -223,19 +209,38 @@ int engine_worker_finish(struct engine_worker *w, struct engine_outcome *out) {
         return out->r;
 }
 
-void engine_worker_free(struct engine_worker *w) {
-        siginfo_t si;
+int engine_worker_abandon(struct engine_worker *w) {
+        siginfo_t si = {0};
+        int fd = -1;
 
-        /* Never blocks: a worker that is not dead yet (it may sit in an
-         * uninterruptible wait for a moment) is reaped by the kernel
-         * (SA_NOCLDWAIT) or stays a zombie until we exit. */
         if (w->pidfd >= 0) {
                 (void)syscall(SYS_pidfd_send_signal, w->pidfd, SIGKILL, NULL, 0);
-                reap(w, &si, false);
+                /* Never blocks: one that is not dead yet (it may sit in an
+                 * uninterruptible wait for a moment) is left to the caller
+                 * to reap once its pidfd turns readable. */
+                if (waitid((idtype_t)P_PIDFD, (id_t)w->pidfd, &si, WEXITED | WNOHANG) == 0 &&
+                    si.si_pid == 0)
+                        fd = TAKE_FD(w->pidfd);
+                else
+                        reap(w, &si, false);
         }
         if (w->sock >= 0)
                 close(w->sock);
         w->sock = -1;
+        w->pid = -1;
+        return fd;
+}
+
+void engine_worker_free(struct engine_worker *w) {
+        int fd = engine_worker_abandon(w);
+        siginfo_t si;
+
+        /* For callers without an event loop: wait for the killed worker. */
+        if (fd >= 0) {
+                while (waitid((idtype_t)P_PIDFD, (id_t)fd, &si, WEXITED) < 0 && errno == EINTR)
+                        ;
+                close(fd);
+        }
 }
 
 int engine_run_isolated(enum engine_job job, int pidfd, const struct engine_options *opts,

@@ -68,10 +68,14 @@ void engine_worker_cancel(struct engine_worker *w);
  * success out->res.master_fd, if >= 0, is ours (O_CLOEXEC). */
 int engine_worker_finish(struct engine_worker *w, struct engine_outcome *out);
 
-/* SIGKILL the worker (a last resort past a deadline) and close everything,
- * without waiting for it to die. Safe on a finished or never-started
- * worker. */
+/* SIGKILL the worker (a last resort past a deadline), reap it, and close
+ * everything. Waits for it to die (at once, unless it sits in an
+ * uninterruptible wait). Safe on a finished or never-started worker. */
 void engine_worker_free(struct engine_worker *w);
+
+/* The same without waiting: returns -1 if the worker was reaped, or its
+ * pidfd (the caller's), to be reaped with waitid(P_PIDFD) once readable. */
+int engine_worker_abandon(struct engine_worker *w);
 
 /* Start, wait at most timeout_ms (one poll on the pidfd, no loop), finish.
  * For callers without an event loop (reptyrctl --direct). */

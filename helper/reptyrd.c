@@ -42,6 +42,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <systemd/sd-bus.h>
 #include <systemd/sd-event.h>
 #include <unistd.h>
@@ -181,10 +182,33 @@ static unsigned requests_of(const struct manager *m, uid_t uid) {
         return n;
 }
 
+#ifndef P_PIDFD
+#define P_PIDFD 3
+#endif
+
+/* A killed worker that is not dead yet: reaped once its pidfd says so. */
+static int on_zombie(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        siginfo_t si;
+
+        (void)waitid((idtype_t)P_PIDFD, (id_t)fd, &si, WEXITED | WNOHANG);
+        sd_event_source_disable_unref(s);
+        close(fd);
+        return 0;
+}
+
+static void abandon_worker(struct manager *m, struct engine_worker *w) {
+        sd_event_source *s = NULL;
+        int fd = engine_worker_abandon(w);
+
+        /* The source is unreferenced by on_zombie(). */
+        if (fd >= 0 && sd_event_add_io(m->event, &s, fd, EPOLLIN, on_zombie, NULL) < 0)
+                close(fd); /* a zombie until we exit */
+}
+
 static void request_stop_worker(struct request *r) {
         r->worker_source = sd_event_source_disable_unref(r->worker_source);
         r->deadline = sd_event_source_disable_unref(r->deadline);
-        engine_worker_free(&r->worker);
+        abandon_worker(r->manager, &r->worker);
 }
 
 static void request_free(struct request *r) {
@@ -714,7 +738,7 @@ static void guard_free(struct hangup_guard *h) {
         }
         sd_event_source_disable_unref(h->target_source);
         sd_event_source_disable_unref(h->worker_source);
-        engine_worker_free(&h->worker);
+        abandon_worker(m, &h->worker);
         close(h->pidfd);
         free(h);
         manager_check_exit(m);
@@ -1386,10 +1410,6 @@ static int run(int argc, char **argv) {
                 return k < 0 ? 2 : 0;
         /* A client closing its end must not kill us. */
         signal(SIGPIPE, SIG_IGN);
-        /* Workers are reaped by the kernel: one killed past its deadline
-         * may take a moment to die, and we never wait for it. */
-        (void)sigaction(SIGCHLD,
-                        &(struct sigaction){.sa_handler = SIG_DFL, .sa_flags = SA_NOCLDWAIT}, NULL);
         /* Blocked here, so the workers inherit them blocked: systemd's
          * SIGTERM to the whole unit must not kill a worker halfway through
          * an adoption (we cancel it, and it undoes, instead). */
