@@ -155,9 +155,10 @@ static int from_pidfd(int pidfd, int *ret_status) {
 
 enum exit_status_source exit_status_collect(int pidfd, int proc_dirfd, int early,
                                             int reap_timeout_ms, int *ret_status) {
-        int k, n;
+        int k, n, z;
 
-        if (from_zombie(proc_dirfd, ret_status) == 0)
+        z = from_zombie(proc_dirfd, ret_status);
+        if (z == 0)
                 return EXIT_STATUS_FROM_ZOMBIE;
         k = from_pidfd(pidfd, ret_status);
         if (k == 0)
@@ -167,7 +168,7 @@ enum exit_status_source exit_status_collect(int pidfd, int proc_dirfd, int early
                 return EXIT_STATUS_FROM_EXIT;
         }
         if (k == -ENOTTY || k == -EINVAL) /* no PIDFD_GET_INFO: Linux < 6.13 */
-                return EXIT_STATUS_UNKNOWN;
+                return z == -EPERM ? EXIT_STATUS_HIDDEN : EXIT_STATUS_UNKNOWN;
         /* Linux >= 6.13 without the status yet: it is recorded when the
          * parent reaps, a moment after the pidfd turned readable. The pidfd
          * reports POLLHUP once reaped; polling for no events waits for that
@@ -179,5 +180,5 @@ enum exit_status_source exit_status_collect(int pidfd, int proc_dirfd, int early
                 return EXIT_STATUS_FROM_ZOMBIE;
         if (from_pidfd(pidfd, ret_status) == 0)
                 return EXIT_STATUS_FROM_PIDFD;
-        return EXIT_STATUS_UNKNOWN;
+        return z == -EPERM ? EXIT_STATUS_HIDDEN : EXIT_STATUS_UNKNOWN;
 }

@@ -14,6 +14,8 @@
 
 enum exit_status_source {
         EXIT_STATUS_UNKNOWN,     /* reaped before we looked, on a kernel that forgets it */
+        EXIT_STATUS_HIDDEN,      /* another user's: the kernel shows its status only to
+                                  * whoever may ptrace-read it, and keeps no copy for us */
         EXIT_STATUS_FROM_ZOMBIE, /* /proc/PID/stat of the unreaped zombie */
         EXIT_STATUS_FROM_PIDFD,  /* PIDFD_GET_INFO after the reap */
         EXIT_STATUS_FROM_EXIT,   /* /proc/PID/stat while it was exiting */

@@ -369,13 +369,18 @@ static int report_exit(pid_t pid, const char *comm, const struct relay_exit *ex)
                                 (int)pid, comm);
                 return 0;
         }
-        if (ex->status == EXIT_STATUS_UNKNOWN) {
+        if (ex->status == EXIT_STATUS_UNKNOWN || ex->status == EXIT_STATUS_HIDDEN) {
                 /* Never 0: a failed job must not look like success. */
                 fprintf(stderr,
-                        "reptyrctl: %d (%s) exited; its exit status is unknown (its parent "
-                        "collected it before reptyrctl could read it, and this kernel keeps "
-                        "no copy: Linux 6.15 does); exiting with %d\n",
-                        (int)pid, comm, EXIT_STATUS_UNKNOWN_CODE);
+                        "reptyrctl: %d (%s) exited; its exit status is unknown (%s, and this "
+                        "kernel keeps no copy for reptyrctl: Linux 6.15 does); exiting with "
+                        "%d\n",
+                        (int)pid, comm,
+                        ex->status == EXIT_STATUS_HIDDEN
+                                ? "it is another user's process, whose status the kernel shows "
+                                  "only to whoever may trace it"
+                                : "its parent collected it before reptyrctl could read it",
+                        EXIT_STATUS_UNKNOWN_CODE);
                 return EXIT_STATUS_UNKNOWN_CODE;
         }
 

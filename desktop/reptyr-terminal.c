@@ -121,7 +121,7 @@ static char *describe_exit(void) {
         enum exit_status_source src =
                 exit_status_collect(A.pidfd, A.proc_dirfd, -1, REAP_TIMEOUT_MS, &status);
 
-        if (src == EXIT_STATUS_UNKNOWN)
+        if (src == EXIT_STATUS_UNKNOWN || src == EXIT_STATUS_HIDDEN)
                 return g_strdup_printf(
                         "process %d exited; its exit status is unknown (its parent collected it "
                         "before this window could read it, and this kernel keeps no copy)",
