@@ -31,7 +31,7 @@
 # with the guest's console printed.
 #
 # Environment: REPTYRD_VM_CACHE (image cache), REPTYRD_VM_TIMEOUT (boot, s,
-# default 480), REPTYRD_VM_KEEP=1 (keep the image and root tree in WORK_DIR),
+# default 840), REPTYRD_VM_KEEP=1 (keep the image and root tree in WORK_DIR),
 # REPTYRD_VM_DEBS (prebuilt .debs, see 2.).
 #
 # Host packages (Debian 12): qemu-system-x86 mmdebstrap cpio e2fsprogs, plus
@@ -46,7 +46,7 @@ work=${2:?$usage}
 victim=${3:?$usage}
 debs_cache=${4:-$work/debs}
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-boot_timeout=${REPTYRD_VM_TIMEOUT:-480}
+boot_timeout=${REPTYRD_VM_TIMEOUT:-840}
 exec </dev/null
 
 skip() {
