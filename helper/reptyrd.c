@@ -387,11 +387,11 @@ static void inspect_reply(struct request *r, const char *authorized, const char 
                         "s", r->target.comm, "mode", "s", r->mode, "action", "s",
                         action ? action : "", "authorized", "s", authorized, "reason", "s",
                         reason ? reason : "", "exe", "s", yes ? r->target.exe : "", "tty", "s",
-                        yes ? o->res.old_tty : "", "personality", "s",
-                        yes && o->res.personality ? o->res.personality : "");
+                        yes ? o->inspection.old_tty : "", "personality", "s",
+                        yes && o->inspection.personality ? o->inspection.personality : "");
         if (k >= 0)
-                k = append_fds(reply, "fds", yes ? o->res.replaced_fds : NULL,
-                               yes ? o->res.n_replaced : 0);
+                k = append_fds(reply, "fds", yes ? o->inspection.fds : NULL,
+                               yes ? o->inspection.n_fds : 0);
         if (k >= 0 && yes && o->session.n_holders > 0) {
                 pid_t h[ENGINE_MAX_HOLDERS];
                 for (size_t i = 0; i < o->session.n_holders; i++)
@@ -684,8 +684,6 @@ static void request_work(struct request *r) {
                 r->opts.fault.action = ENGINE_FAULT_KILL_TRACER;
                 r->opts.fault.step = m->fault_kill_tracer_step;
         }
-        if (r->kind == REQUEST_INSPECT)
-                r->opts.dry_run = true;
         k = request_start_worker(r,
                                  r->kind == REQUEST_INSPECT ? ENGINE_JOB_INSPECT : ENGINE_JOB_ADOPT,
                                  ADOPT_TIMEOUT_USEC);

@@ -36,15 +36,9 @@
 #include "tracee.h"
 #include "util.h"
 
-#ifndef TIOCGPTPEER
-#define TIOCGPTPEER _IO('T', 0x41)
-#endif
-
 #define MAX_HOLDERS ENGINE_MAX_HOLDERS
 #define MAX_FDS ENGINE_MAX_HOLDER_FDS
-#define MAX_EPOLL 16
-
-enum { SCR_DEVNULL = 0, SCR_EVENT = 16 };
+#define MAX_HOLDER_EPOLL 16
 
 /* One process holding the master, with every fd it has on it. */
 struct holder {
@@ -64,8 +58,8 @@ struct holder {
         long nullfd;
         const struct engine_options *opts; /* for the fault-injection tests */
         unsigned *step;
-        struct proc_epoll_watch ep[MAX_EPOLL];
-        bool ep_deleted[MAX_EPOLL];
+        struct proc_epoll_watch ep[MAX_HOLDER_EPOLL];
+        bool ep_deleted[MAX_HOLDER_EPOLL];
         size_t n_ep;
 };
 
@@ -194,7 +188,8 @@ static void holder_look(struct holder *h) {
                                 h->flags[k] = fds[i].flags;
                         }
         }
-        h->n_ep = proc_epoll_watches(h->dirfd, fds, (size_t)n, targets, h->n_fds, h->ep, MAX_EPOLL);
+        h->n_ep = proc_epoll_watches(h->dirfd, fds, (size_t)n, targets, h->n_fds, h->ep,
+                                     MAX_HOLDER_EPOLL);
 }
 
 static int holder_refused(struct takeover *s, struct holder *h, enum engine_error_kind kind, int r,
@@ -283,22 +278,7 @@ static int holder_freeze(struct takeover *s, struct holder *h) {
 
 /* A checkpoint before each step of a switch, as in process mode: tests make
  * the step fail, kill the holder, or kill us just before it. */
-static int checkpoint(struct holder *h) {
-        if (++*h->step != h->opts->fault.step)
-                return 0;
-        switch (h->opts->fault.action) {
-        case ENGINE_FAULT_FAIL:
-                return -EIO;
-        case ENGINE_FAULT_KILL:
-                (void)syscall(SYS_pidfd_send_signal, h->pidfd, SIGKILL, NULL, 0);
-                return 0;
-        case ENGINE_FAULT_KILL_TRACER:
-                (void)raise(SIGKILL);
-                return 0;
-        default:
-                return 0;
-        }
-}
+static int checkpoint(struct holder *h) { return engine_checkpoint(h->opts, h->step, h->pidfd); }
 
 /* One forward step: a checkpoint, then the remote call. */
 static long step(struct holder *h, enum arch_sys sys, uint64_t a0, uint64_t a1, uint64_t a2,
@@ -437,7 +417,7 @@ static int identify_session(struct takeover *s, int pidfd) {
         if (r < 0 || proc_read_stat(dirfd, &s->stat) < 0)
                 return engine_fail(s->err, ENGINE_ERR_TARGET_GONE, -ESRCH, "process %d has exited",
                                    (int)s->pid);
-        s->tty = s->stat.tty_nr ? engine_tty_nr_to_dev(s->stat.tty_nr) : stdio_pty(dirfd);
+        s->tty = s->stat.tty_nr ? proc_tty_nr_to_dev(s->stat.tty_nr) : stdio_pty(dirfd);
         if (s->tty == 0)
                 return engine_fail(s->err, ENGINE_ERR_NOT_A_TERMINAL, -ENOTTY,
                                    "process %d (%s) has no controlling terminal, so it is in no "
