@@ -2,10 +2,11 @@
 /*
  * The engine's private header, shared by its files and not an API:
  *
- *   engine.c    the front door: pid and pidfd helpers, engine_adopt()
- *               choosing process or session mode;
- *   inspect.c   who the target is and what adoption would do, nothing
- *               touched (engine_identify(), engine_inspect());
+ *   engine.c    the front door: engine_adopt() choosing process mode,
+ *               session mode or (dry run) inspection;
+ *   inspect.c   pids and pidfds, who the target is and what adoption
+ *               would do, nothing touched (engine_identify(),
+ *               engine_inspect());
  *   hold.c      taking hold of a target (seize, interrupt, registers) and
  *               letting it go; the checkpoints and step errors;
  *   pty.c       the new pty, opened by the target itself;
@@ -14,8 +15,9 @@
  *   hangup.c    the hangup guard: armed by adopt.c, released later;
  *   session.c   session mode (the pty master's holders switched over).
  *
- * Calls only go down that list: adopt.c -> hangup.c, pty.c -> hold.c ->
- * inspect.c; session.c uses engine_checkpoint() only. The process-mode
+ * Calls only go down: engine.c -> adopt.c -> hangup.c, pty.c -> hold.c ->
+ * inspect.c; engine.c -> session.c -> hold.c (engine_checkpoint() only),
+ * inspect.c; all of them -> tracee.c, remote.c, proc.c. The process-mode
  * recipe's state and steps are in adoption.h, which session.c does not
  * include.
  */

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The engine's front door: pid and pidfd helpers, and engine_adopt(), which
- * hands the work to process mode (adopt.c) or session mode (session.c).
+ * The engine's front door: engine_adopt() hands the work to process mode
+ * (adopt.c), session mode (session.c) or, for a dry run, to inspection
+ * (inspect.c).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -32,73 +33,6 @@
 #include "remote.h"
 #include "tracee.h"
 #include "util.h"
-
-/* ---- small public helpers ---- */
-
-int engine_parse_pid(const char *s, pid_t *ret) {
-        unsigned long long v = 0;
-
-        if (!s || !*s || strlen(s) > 10)
-                return -EINVAL;
-        for (const char *p = s; *p; p++) {
-                if (*p < '0' || *p > '9')
-                        return -EINVAL;
-                v = v * 10 + (unsigned)(*p - '0');
-        }
-        /* pid 0 is nobody; pid 1 is init and never adoptable, but that is
-         * the engine's refusal with its own message, not a syntax error. */
-        if (v == 0 || v > 4194304 /* PID_MAX_LIMIT */)
-                return -EINVAL;
-        *ret = (pid_t)v;
-        return 0;
-}
-
-int engine_pidfd_open(pid_t pid, int *ret_pidfd, struct engine_error *err) {
-        int fd;
-
-        if (pid <= 0)
-                return engine_fail(err, ENGINE_ERR_INVALID, -EINVAL, "%d is not a process id",
-                                   (int)pid);
-        fd = (int)syscall(SYS_pidfd_open, pid, 0);
-        if (fd < 0) {
-                int r = -errno;
-                if (r == -ESRCH)
-                        return engine_fail(err, ENGINE_ERR_NO_SUCH_PROCESS, r,
-                                           "no process %d; check the pid with ps or pgrep",
-                                           (int)pid);
-                if (r == -EINVAL)
-                        return engine_fail(err, ENGINE_ERR_INVALID, r,
-                                           "%d is a thread, not a process; adopt its process (see "
-                                           "/proc/%d/status Tgid)",
-                                           (int)pid, (int)pid);
-                return engine_fail(err, ENGINE_ERR_FAILED, r,
-                                   "cannot open a pidfd for %d: %s (Linux >= 5.3 needed)", (int)pid,
-                                   strerror(-r));
-        }
-        *ret_pidfd = fd;
-        return 0;
-}
-
-/* The pid (in our namespace) that a pidfd refers to. */
-int engine_pidfd_to_pid(int pidfd, pid_t *ret) {
-        char path[64], buf[2048];
-        const char *p;
-        ssize_t n;
-
-        snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", pidfd);
-        n = proc_read(AT_FDCWD, path, buf, sizeof(buf));
-        if (n < 0)
-                return (int)n;
-        p = strstr(buf, "\nPid:");
-        if (!p)
-                return -EBADF; /* not a pidfd */
-        *ret = (pid_t)atoi(p + 5);
-        if (*ret == -1)
-                return -ESRCH;
-        if (*ret == 0)
-                return -EXDEV; /* in a pid namespace we cannot see */
-        return 0;
-}
 
 /* A dry run: engine_inspect()'s answer in the shape of a result, with what
  * an adoption's reply carries of it (a dry run reports no stop and no
