@@ -124,13 +124,15 @@ static int help(void) {
         return 0;
 }
 
+/* Says what is wrong with the command line; returns the exit code. */
 static int usage_error(const char *what, const char *arg) {
         fprintf(stderr, "reptyrctl: %s '%s'; see reptyrctl --help\n", what, arg);
-        return -EXIT_USAGE;
+        return EXIT_USAGE;
 }
 
 /* Returns the option's value for "--name=value" / "--name value", "" for a
- * bare "--name" that takes none, or NULL if argv[*i] is not --name. */
+ * bare "--name" that takes none, or NULL if argv[*i] is not --name. *ret is
+ * 0, or the exit code of a usage error. */
 static const char *match_long(const char *name, bool has_value, int argc, char *argv[], int *i,
                               int *ret) {
         const char *a = argv[*i];
@@ -156,12 +158,14 @@ static const char *match_long(const char *name, bool has_value, int argc, char *
 /* Options may come anywhere, as with systemd's tools. Hand-parsed rather than
  * with getopt_long(): getopt would take "-5" for an option, while it is a
  * (negative, invalid) PID that engine_parse_pid() must report as such.
- * Collects the non-option arguments into args. Returns 0, 1 when help or the
- * version was printed, or minus an exit code. */
-static int parse_argv(int argc, char *argv[], char **args, int *n_args) {
+ * Collects the non-option arguments into args. Returns 0 or the exit code of
+ * a usage error; *done is set when help or the version was printed, and
+ * there is nothing more to do. */
+static int parse_argv(int argc, char *argv[], char **args, int *n_args, bool *done) {
         bool only_args = false;
 
         *n_args = 0;
+        *done = false;
         for (int i = 1; i < argc; i++) {
                 const char *a = argv[i], *v;
                 int r;
@@ -178,7 +182,8 @@ static int parse_argv(int argc, char *argv[], char **args, int *n_args) {
                         for (const char *c = a + 1; *c; c++) {
                                 switch (*c) {
                                 case 'h':
-                                        return help() + 1;
+                                        *done = true;
+                                        return help();
                                 case 'q':
                                         arg_quiet = true;
                                         break;
@@ -190,12 +195,16 @@ static int parse_argv(int argc, char *argv[], char **args, int *n_args) {
                 }
 
                 if ((v = match_long("--help", false, argc, argv, &i, &r))) {
-                        return r < 0 ? r : help() + 1;
+                        if (r != 0)
+                                return r;
+                        *done = true;
+                        return help();
                 } else if ((v = match_long("--version", false, argc, argv, &i, &r))) {
-                        if (r < 0)
+                        if (r != 0)
                                 return r;
                         printf("reptyrctl %s\n", REPTYR_VERSION);
-                        return 1;
+                        *done = true;
+                        return 0;
                 } else if ((v = match_long("--direct", false, argc, argv, &i, &r))) {
                         arg_direct = true;
                 } else if ((v = match_long("--dry-run", false, argc, argv, &i, &r))) {
@@ -220,7 +229,7 @@ static int parse_argv(int argc, char *argv[], char **args, int *n_args) {
                         if (arg_tmux_session && !*arg_tmux_session)
                                 return usage_error("--tmux= needs a session name:", a);
                 } else if ((v = match_long("--fds", true, argc, argv, &i, &r))) {
-                        if (r < 0)
+                        if (r != 0)
                                 return r;
                         if (streq(v, "terminal"))
                                 arg_fds = ENGINE_FDS_TERMINAL;
@@ -231,7 +240,7 @@ static int parse_argv(int argc, char *argv[], char **args, int *n_args) {
                 } else {
                         return usage_error("unknown option", a);
                 }
-                if (r < 0)
+                if (r != 0)
                         return r;
         }
         return 0;
@@ -334,21 +343,54 @@ static void read_comm(pid_t pid, char *buf, size_t size) {
         buf[strcspn(buf, "\n")] = '\0';
 }
 
-static void print_dry_run(const struct engine_result *res, const char *comm) {
+static void print_dry_run(const struct engine_inspection *in, const char *comm) {
         printf("PID %d (%s) can be adopted: its terminal %s would be replaced by a new one\n",
-               (int)res->pid, comm, res->old_tty[0] ? res->old_tty : "(none)");
+               (int)in->pid, comm, in->old_tty[0] ? in->old_tty : "(none)");
         printf("  fds:");
-        for (size_t i = 0; i < res->n_replaced && i < ENGINE_MAX_FDS; i++)
-                printf(" %d", res->replaced_fds[i]);
+        for (size_t i = 0; i < in->n_fds && i < ENGINE_MAX_FDS; i++)
+                printf(" %d", in->fds[i]);
         printf("\n");
-        if (res->threads > 0)
-                printf("  threads: %u\n", res->threads);
-        if (res->personality)
-                printf("  personality: %s\n", res->personality);
-        if (res->was_leader)
+        if (in->threads > 0)
+                printf("  threads: %u\n", in->threads);
+        if (in->personality)
+                printf("  personality: %s\n", in->personality);
+        if (in->leader)
                 printf("  leads its session\n");
-        if (res->was_stopped)
+        if (in->was_stopped)
                 printf("  stopped (would stay stopped)\n");
+}
+
+/* A dry run's answer as an adoption's reply carries it (the helper's, or a
+ * session-mode dry run): what it says of the inspection. */
+static void print_dry_run_result(const struct engine_result *res, const char *comm) {
+        struct engine_inspection in = {
+                .pid = res->pid,
+                .n_fds = res->n_replaced < ENGINE_MAX_FDS ? res->n_replaced : ENGINE_MAX_FDS,
+                .leader = res->was_leader,
+                .was_stopped = res->was_stopped,
+                .threads = res->threads,
+                .personality = res->personality,
+        };
+
+        snprintf(in.old_tty, sizeof(in.old_tty), "%s", res->old_tty);
+        memcpy(in.fds, res->replaced_fds, in.n_fds * sizeof(int));
+        print_dry_run(&in, comm);
+}
+
+/* adopt --dry-run --direct in process mode: the engine's inspection, in a
+ * worker process as an adoption would run. */
+static int dry_run_direct(int pidfd, const char *comm) {
+        struct engine_options opts = {.fds = arg_fds, .force = arg_force};
+        _cleanup_free_ struct engine_outcome *o = malloc(sizeof(*o));
+
+        if (!o) {
+                fprintf(stderr, "reptyrctl: out of memory\n");
+                return EXIT_FAILED;
+        }
+        if (engine_run_isolated(ENGINE_JOB_INSPECT, pidfd, &opts, NULL, DIRECT_TIMEOUT_MS, o) < 0)
+                return log_engine_error(&o->err);
+        print_dry_run(&o->inspection, comm);
+        return 0;
 }
 
 /* Exit with the target's status; the numbers are those of a shell. */
@@ -398,13 +440,14 @@ static int report_exit(pid_t pid, const char *comm, const struct relay_exit *ex)
         return WEXITSTATUS(ex->wait_status);
 }
 
+/* Returns 0, or EXIT_USAGE once it has said what is wrong. */
 static int parse_pid_arg(const char *pid_arg, pid_t *pid) {
         if (engine_parse_pid(pid_arg, pid) < 0) {
                 fprintf(stderr,
                         "reptyrctl: invalid PID '%s': give the decimal process ID (greater than "
                         "1) of the process to adopt, e.g. from pgrep NAME\n",
                         pid_arg);
-                return -EXIT_USAGE;
+                return EXIT_USAGE;
         }
         return 0;
 }
@@ -833,8 +876,8 @@ static int verb_adopt(char *pid_arg) {
         int r;
 
         r = parse_pid_arg(pid_arg, &pid);
-        if (r < 0)
-                return -r;
+        if (r != 0)
+                return r;
         /* The helper cannot know our ancestry: check before asking it. */
         if (engine_is_self_or_ancestor(pid)) {
                 fprintf(stderr,
@@ -895,6 +938,8 @@ static int verb_adopt(char *pid_arg) {
                 if (r != 0)
                         return r;
         }
+        if (arg_dry_run && arg_direct && !arg_session)
+                return dry_run_direct(pidfd, comm);
         r = arg_direct ? adopt_direct(pidfd, rows, cols, &res, &master_fd)
                        : adopt_via_helper(pid, pidfd, rows, cols, &ad, &res, &master_fd);
         if (r != 0) {
@@ -904,7 +949,7 @@ static int verb_adopt(char *pid_arg) {
         }
 
         if (arg_dry_run) {
-                print_dry_run(&res, comm);
+                print_dry_run_result(&res, comm);
                 return 0;
         }
         if (master_fd < 0) {
@@ -939,12 +984,13 @@ static int check_ptrace_allowed(pid_t pid, char *reason, size_t size) {
         return -EPERM;
 }
 
-/* What `adopt --direct` would do, from a dry run of the engine in this
- * process. Refusals of the adoption are part of the answer (authorized
- * "no"); only a target that cannot be inspected at all is an error. */
+/* What `adopt --direct` would do, from the engine's inspection in this
+ * process (nothing is touched). Refusals of the adoption are part of the
+ * answer (authorized "no"); only a target that cannot be inspected at all
+ * is an error. */
 static int inspect_direct(pid_t pid, int pidfd, struct target_info *info) {
-        struct engine_options opts = {.fds = arg_fds, .dry_run = true};
-        struct engine_result res = {.master_fd = -1};
+        struct engine_options opts = {.fds = arg_fds};
+        struct engine_inspection in;
         struct engine_target target;
         struct engine_error err = {0};
         int r;
@@ -958,10 +1004,10 @@ static int inspect_direct(pid_t pid, int pidfd, struct target_info *info) {
         snprintf(info->mode, sizeof(info->mode), "process");
         snprintf(info->authorized, sizeof(info->authorized), "direct");
 
-        r = engine_adopt(pidfd, &opts, &res, &err);
+        r = engine_inspect(pidfd, &opts, &in, &err);
         /* What the engine found before it stopped, also when it refuses. */
         snprintf(info->personality, sizeof(info->personality), "%s",
-                 res.personality ? res.personality : "");
+                 in.personality ? in.personality : "");
         if (r < 0) {
                 switch (err.kind) {
                 case ENGINE_ERR_NO_SUCH_PROCESS:
@@ -977,9 +1023,9 @@ static int inspect_direct(pid_t pid, int pidfd, struct target_info *info) {
                         return 0;
                 }
         }
-        snprintf(info->tty, sizeof(info->tty), "%s", res.old_tty);
-        info->n_fds = res.n_replaced < ENGINE_MAX_FDS ? res.n_replaced : ENGINE_MAX_FDS;
-        memcpy(info->fds, res.replaced_fds, info->n_fds * sizeof(int));
+        snprintf(info->tty, sizeof(info->tty), "%s", in.old_tty);
+        info->n_fds = in.n_fds < ENGINE_MAX_FDS ? in.n_fds : ENGINE_MAX_FDS;
+        memcpy(info->fds, in.fds, info->n_fds * sizeof(int));
         if (check_ptrace_allowed(pid, info->reason, sizeof(info->reason)) < 0)
                 snprintf(info->authorized, sizeof(info->authorized), "no");
         return 0;
@@ -1007,8 +1053,8 @@ static int verb_inspect(char *pid_arg) {
         int r;
 
         r = parse_pid_arg(pid_arg, &pid);
-        if (r < 0)
-                return -r;
+        if (r != 0)
+                return r;
         if (engine_pidfd_open(pid, &pidfd, &err) < 0)
                 return log_engine_error(&err);
         r = arg_direct ? inspect_direct(pid, pidfd, &info) : inspect_via_helper(pid, pidfd, &info);
@@ -1151,11 +1197,12 @@ static const struct verb {
 
 int main(int argc, char *argv[]) {
         char *args[argc + 1];
+        bool done;
         int n_args, r;
 
-        r = parse_argv(argc, argv, args, &n_args);
-        if (r != 0)
-                return r > 0 ? 0 : -r;
+        r = parse_argv(argc, argv, args, &n_args, &done);
+        if (r != 0 || done)
+                return r;
         args[n_args] = NULL; /* pty's command line is an argv */
         if (n_args == 0) {
                 fprintf(stderr, "reptyrctl: missing command; see reptyrctl --help\n");

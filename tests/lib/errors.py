@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: MIT
 """The failure kinds as the tests know them, read from the one table in
-helper/errors.h (and reptyrctl's own exit codes from client/exit-code.h),
+helper/engine/errors.h (and reptyrctl's own exit codes from client/exit-code.h),
 so that no test re-declares a number or a bus name.
 
     from errors import EXIT, BUS, ERR
@@ -21,12 +21,12 @@ def _read(path):
 
 
 NAME, BUS, EXIT = {}, {}, {}
-for _kind, _name, _bus, _code in _ROW.findall(_read("helper/errors.h")):
+for _kind, _name, _bus, _code in _ROW.findall(_read("helper/engine/errors.h")):
     NAME[_kind], BUS[_kind], EXIT[_kind] = _name, _bus, int(_code)
 for _kind, _code in _CLIENT.findall(_read("client/exit-code.h")):
     EXIT.setdefault(_kind, int(_code))
 if not EXIT or "FAILED" not in EXIT:
-    raise ImportError("errors.py: no table found in helper/errors.h")
+    raise ImportError("errors.py: no table found in helper/engine/errors.h")
 
 ERR = "org.reptyr.Reptyr1.Error."
 ACCESS_DENIED = BUS["PERMISSION"]

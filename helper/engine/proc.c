@@ -170,10 +170,14 @@ pid_t proc_name_to_pid(const char *name) {
         return (pid_t)v;
 }
 
+dev_t proc_tty_nr_to_dev(unsigned tty_nr) {
+        /* new_encode_dev(): minor's low byte, major, then minor's high bits */
+        return makedev((tty_nr >> 8) & 0xfff, (tty_nr & 0xff) | ((tty_nr >> 12) & 0xfff00));
+}
+
 dev_t proc_kdev_to_dev(unsigned long kdev) {
-        /* tty_nr is new_encode_dev()'d; fdinfo's sdev is a raw kernel dev_t
-         * (major << 20 | minor). Callers say which one they have by using
-         * proc_kdev_to_dev() only for the raw one. */
+        /* fdinfo's sdev is a raw kernel dev_t (major << 20 | minor);
+         * stat's tty_nr is new_encode_dev()'d: proc_tty_nr_to_dev(). */
         return makedev((unsigned)(kdev >> 20), (unsigned)(kdev & 0xfffff));
 }
 

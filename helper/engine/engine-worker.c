@@ -91,6 +91,8 @@ static _Noreturn void worker_main(enum engine_job job, int pidfd, int sock,
                 out.r = engine_session_probe(3, &out.session, &out.err);
         else if (job == ENGINE_JOB_HANGUP_RELEASE)
                 out.r = guard ? engine_hangup_release(3, guard, &o, &out.err) : -EINVAL;
+        else if (job == ENGINE_JOB_INSPECT)
+                out.r = engine_inspect(3, &o, &out.inspection, &out.err);
         else
                 out.r = engine_adopt(3, &o, &out.res, &out.err);
         if (job == ENGINE_JOB_INSPECT && out.r == 0) {

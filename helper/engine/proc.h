@@ -61,9 +61,11 @@ int proc_read_status(int dirfd, struct proc_status *st);
 /* Process-wide pid of a /proc entry name; -1 if not a pid. */
 pid_t proc_name_to_pid(const char *name);
 
-/* Convert the kernel's dev_t encoding (as in tty_nr and fdinfo "sdev") into
- * the userspace one st_rdev uses. */
+/* The kernel's two dev_t encodings in /proc as the userspace one st_rdev
+ * uses: the raw one of fdinfo's "sdev", and the new_encode_dev() one of
+ * stat's tty_nr. */
 dev_t proc_kdev_to_dev(unsigned long kdev);
+dev_t proc_tty_nr_to_dev(unsigned tty_nr);
 
 /* One fd of the target. */
 struct proc_fd {

@@ -31,8 +31,8 @@
 enum engine_job {
         ENGINE_JOB_ADOPT, /* engine_adopt(), dry runs included */
         ENGINE_JOB_PROBE, /* engine_session_probe() */
-        /* A dry run of engine_adopt() and, if it has a session with a
-         * holder, engine_session_probe() (whose failure is not one). */
+        /* engine_inspect() and, if it has a session with a holder,
+         * engine_session_probe() (whose failure is not one). */
         ENGINE_JOB_INSPECT,
         /* engine_hangup_release() with the guard an adoption returned. */
         ENGINE_JOB_HANGUP_RELEASE,
@@ -41,8 +41,9 @@ enum engine_job {
 struct engine_outcome {
         int r; /* 0 or a negative errno; err is filled when negative */
         struct engine_error err;
-        struct engine_result res;           /* ENGINE_JOB_ADOPT */
-        struct engine_session_info session; /* ENGINE_JOB_PROBE */
+        struct engine_result res;            /* ENGINE_JOB_ADOPT */
+        struct engine_inspection inspection; /* ENGINE_JOB_INSPECT */
+        struct engine_session_info session;  /* ENGINE_JOB_PROBE, ENGINE_JOB_INSPECT */
 };
 
 struct engine_worker {

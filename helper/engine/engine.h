@@ -8,6 +8,7 @@
  * names the process, the reason and what to do next.
  *
  * Linked by reptyrd (the privileged helper) and by `reptyrctl adopt --direct`.
+ * The files behind it are listed in engine-internal.h.
  */
 #pragma once
 
@@ -97,7 +98,7 @@ struct engine_options {
         enum engine_mode mode;
         enum engine_fds fds;
         unsigned short rows, cols; /* 0: copy the old terminal's size */
-        bool dry_run;              /* inspect and check everything, change nothing */
+        bool dry_run;              /* engine_inspect()'s answer as a result, nothing changed */
         /* Process mode: adopt even when a process outside the target's
          * session (a tmux or screen server) also has its terminal open and
          * would go on drawing there. */
@@ -193,6 +194,20 @@ struct engine_result {
         size_t n_members;
 };
 
+/* What adopting a process (process mode) would do, found without touching
+ * it: what engine_inspect() answers. */
+struct engine_inspection {
+        pid_t pid;
+        char old_tty[64];        /* its terminal, e.g. "/dev/pts/3"; "" if unknown */
+        int fds[ENGINE_MAX_FDS]; /* the fds adoption would replace */
+        size_t n_fds;
+        bool leader;      /* a session leader (the TIOCNOTTY path) */
+        bool was_stopped; /* job-control stopped; adoption leaves it stopped */
+        unsigned threads;
+        const char *personality; /* "x86_64", "i386"; NULL if not known */
+        struct engine_target target;
+};
+
 #define ENGINE_MAX_HOLDER_FDS 8
 
 /* A process holding the master of a session's terminal, and its fds on it. */
@@ -218,6 +233,13 @@ struct engine_session_info {
  * a takeover later rules out (a pty of the same number in another devpts
  * instance): that only makes authorization stricter, never looser. */
 int engine_session_probe(int pidfd, struct engine_session_info *info, struct engine_error *err);
+
+/* Everything adoption in process mode would check and do, without doing
+ * it: the same refusals as engine_adopt() (opts: fds, force, verify), with
+ * the target never stopped nor written to. On a refusal, out still names
+ * the target (pid, target, personality when known). */
+int engine_inspect(int pidfd, const struct engine_options *opts, struct engine_inspection *out,
+                   struct engine_error *err);
 
 /* Adopt the process `pidfd` refers to. On success result->master_fd is the
  * new terminal's master. On failure the target is as it was (or gone) and
