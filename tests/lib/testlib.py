@@ -16,6 +16,7 @@ status: 0 PASS, 1 FAIL, 77 SKIP, each with a line saying why.
     sys.exit(main(run))          # run() raises Skip / Failure, or returns
 """
 
+import os
 import sys
 import traceback
 
@@ -102,7 +103,7 @@ def _excepthook(kind, value, tb):
     if issubclass(kind, Skip):
         print(f"SKIP: {value}", flush=True)
         sys.stderr.flush()
-        import os
+        # Everything on the way up (finally, with) has run by now.
         os._exit(SKIP)
     if issubclass(kind, Failure):
         print(f"FAIL: {value}", flush=True)
