@@ -33,7 +33,7 @@
  * classic loop and through reptyrctl's relay.
  *
  * Through the helper (with --reptyrd, as root), after those: bus-bench.py
- * (a coprocess, with tests/bus/rig.py) runs a private dbus-daemon with the
+ * (a coprocess, with tests/lib/rig.py) runs a private dbus-daemon with the
  * project's bus policy and an activation file for that reptyrd, told by
  * --ptrace-scope-file that Yama's ptrace_scope is 0, and real polkitd with
  * the given actions and rules; so the shipped default rule lets a user adopt

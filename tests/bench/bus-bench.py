@@ -2,7 +2,7 @@
 """The private system bus and polkitd for bench's "through the helper" figures.
 
 A coprocess of bench (tests/bench/bench.c), which does the measuring; this
-only sets up and tears down, with tests/bus/rig.py: a private dbus-daemon
+only sets up and tears down, with tests/lib/rig.py: a private dbus-daemon
 with the project's bus policy and an activation file for the given reptyrd
 (with --ptrace-scope-file pointing at a file that says "0", so that the
 shipped default rule allows a user to adopt its own process without a
@@ -30,8 +30,9 @@ import signal
 import sys
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "bus"))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import rig  # noqa: E402
+from testlib import Skip  # noqa: E402
 
 
 def say(line):
@@ -108,7 +109,7 @@ def main():
             except Exception as e:  # told to bench, then teardown
                 error(e)
                 return 1
-    except rig.Skip as e:
+    except Skip as e:
         say(f"skip {e}")
         return 0
     except (rig.RigError, OSError, ValueError) as e:

@@ -8,7 +8,7 @@ answer proves the widget has processed it all):
 - direct: VTE runs the flood as its own child (vte-child), the baseline of
   any VTE terminal;
 - reptyr-terminal: the flood runs on a pty of its own, reptyr-terminal
-  adopts it through reptyrd (private bus, real polkitd, tests/bus/rig.py)
+  adopts it through reptyrd (private bus, real polkitd, tests/lib/rig.py)
   and shows the master it got, with no relay.
 
 Runs as root (the adoption path is the same for every user). Prints one
@@ -29,9 +29,9 @@ import sys
 import tempfile
 import time
 
-sys.dont_write_bytecode = True
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "bus"))
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import rig as riglib  # noqa: E402
 from rig import Rig  # noqa: E402
 

@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: MIT
 """Load on reptyrd: many adoptions through the helper by an unprivileged
-user, on the private bus with real polkitd (tests/bus/rig.py).
+user, on the private bus with real polkitd (tests/lib/rig.py).
 
 nobody adopts its own victims (shipped rules, Yama 0 simulated, so polkit
 says yes without a password): 1000 adoptions one after the other, cycling
@@ -18,10 +18,11 @@ import sys
 import time
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
-_here = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(os.path.dirname(_here), "bus"))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import bustest  # noqa: E402
 import rig  # noqa: E402
+import testlib  # noqa: E402
+from testlib import Failure, Skip  # noqa: E402
 
 ap = bustest.arg_parser(__doc__)
 ap.add_argument("--load-client", help="tests/bench/load-client (built)")
@@ -33,7 +34,7 @@ args = ap.parse_args()
 def helper_figures(env):
     pid = env.rig.helper_pid()
     if not pid:
-        raise rig.Failure("no helper owns %s" % rig.BUS_NAME)
+        raise Failure("no helper owns %s" % rig.BUS_NAME)
     fds = len(os.listdir("/proc/%d/fd" % pid))
     rss = bustest.harness.proc_status(pid).get("VmRSS")
     return pid, fds, rss
@@ -41,7 +42,7 @@ def helper_figures(env):
 
 def main():
     if not args.load_client:
-        raise rig.Skip("--load-client not given (no libsystemd for this build?)")
+        raise Skip("--load-client not given (no libsystemd for this build?)")
     with bustest.Env(args, dict(rules=bustest.shipped_rules(args), ptrace_scope="0",
                                 reptyrd_args=["--idle-timeout=600"])) as env:
         (client,) = env.w.private_copy(args.load_client)
@@ -84,8 +85,4 @@ def main():
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except rig.Skip as e:
-        print("SKIP: %s" % e)
-        sys.exit(77)
+    sys.exit(testlib.main(main))

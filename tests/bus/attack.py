@@ -13,22 +13,15 @@ import json
 import os
 import re
 import subprocess
-import sys
 import time
 
-sys.dont_write_bytecode = True  # no __pycache__ in the source tree
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import bustest  # noqa: E402
-import harness  # noqa: E402
-import rig  # noqa: E402
-from rig import Failure, Skip, expect  # noqa: E402,F401
-
-ERR = bustest.ERR
-ACCESS_DENIED = bustest.ACCESS_DENIED
-INTERACTIVE = bustest.INTERACTIVE
-LIMITS = "org.freedesktop.DBus.Error.LimitsExceeded"
-# harness.World raises its own Failure class.
-FAILURES = (rig.Failure, harness.Failure)
+# Imported by the test-attack-*.py scripts, which have put tests/lib on
+# sys.path (bustest, harness, rig, errors, testlib).
+import bustest
+import harness
+import rig
+from errors import ACCESS_DENIED, ERR, INTERACTIVE, LIMITS  # noqa: F401 (for the tests)
+from testlib import Failure, Skip, expect  # noqa: F401 (for the tests)
 
 
 def arg_parser(doc):

@@ -7,9 +7,10 @@ running after teardown."""
 import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import rig  # noqa: E402
-from rig import Failure, expect  # noqa: E402
+from testlib import Failure, expect  # noqa: E402
 
 args = rig.arg_parser(__doc__).parse_args()
 

@@ -25,10 +25,11 @@ import sys
 import termios
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import bustest  # noqa: E402
 import harness  # noqa: E402
-from bustest import ADOPT, Failure, expect  # noqa: E402
+from bustest import ADOPT  # noqa: E402
+from testlib import Failure, expect  # noqa: E402
 
 ap = bustest.arg_parser(__doc__)
 ap.add_argument("--victim-other", help="the victim built for the other word size")

@@ -22,10 +22,11 @@ import shutil
 import sys
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import attack  # noqa: E402
 import bustest  # noqa: E402
-from attack import ACCESS_DENIED, INTERACTIVE, Failure, Skip, expect  # noqa: E402
+from attack import ACCESS_DENIED, INTERACTIVE  # noqa: E402
+from testlib import Failure, Skip, expect  # noqa: E402
 
 args = attack.arg_parser(__doc__).parse_args()
 
@@ -90,7 +91,7 @@ def check_private_devpts(env):
         env.w.send(C, "ping-container\n")
         env.w.wait_for(C, r"GOT ping-container", watch=[client],
                        what="the victim answers through the returned master")
-    except attack.FAILURES as e:
+    except Failure as e:
         problems.append(str(e))
     if problems:
         raise Failure("; ".join(problems))
@@ -123,7 +124,7 @@ def check_userns_owned_by_caller(env, map_root=True):
                 data.get("error"), data.get("message"), INTERACTIVE, ACCESS_DENIED))
         try:
             env.assert_untouched(v, "the refused Adopt")
-        except attack.FAILURES as e:
+        except Failure as e:
             problems.append(str(e))
     if problems:
         raise Failure("; ".join(problems))

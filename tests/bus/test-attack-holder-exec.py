@@ -38,10 +38,11 @@ import tempfile
 import time
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import attack  # noqa: E402
 import bustest  # noqa: E402
-from attack import ACCESS_DENIED, ERR, INTERACTIVE, Failure, Skip  # noqa: E402
+from attack import ACCESS_DENIED, ERR, INTERACTIVE  # noqa: E402
+from testlib import Failure, Skip  # noqa: E402
 
 ap = attack.arg_parser(__doc__)
 ap.add_argument("--attempts", type=int, default=int(os.environ.get("ATTACK_ATTEMPTS", "30")))

@@ -23,10 +23,11 @@ import struct
 import sys
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import attack  # noqa: E402
 import bustest  # noqa: E402
-from attack import ACCESS_DENIED, INTERACTIVE, Failure, expect  # noqa: E402
+from attack import ACCESS_DENIED, INTERACTIVE  # noqa: E402
+from testlib import Failure, expect  # noqa: E402
 
 args = attack.arg_parser(__doc__).parse_args()
 IN_OPEN = 0x20

@@ -23,11 +23,12 @@ import os
 import sys
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import attack  # noqa: E402
 import bustest  # noqa: E402
 import rig  # noqa: E402
-from attack import LIMITS, Failure, expect  # noqa: E402
+from attack import LIMITS  # noqa: E402
+from testlib import Failure, expect  # noqa: E402
 
 args = attack.arg_parser(__doc__).parse_args()
 FLOOD = 140
@@ -77,7 +78,7 @@ def flood(env, other, proc, out):
     try:
         n, begun = env.w.wait_until(settled, timeout=30, what="the flood to settle",
                                     detail=lambda: out.tail())
-    except attack.FAILURES as e:
+    except Failure as e:
         raise Failure("%s\n%s" % (e, env.log_text()[-2000:]))
     env.w.log("flood: %d answers so far, %d authentications begun at the agent" % (n, begun))
     problems = []

@@ -13,10 +13,11 @@ import os
 import sys
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import attack  # noqa: E402
 import bustest  # noqa: E402
-from attack import ERR, Failure, Skip, expect  # noqa: E402
+from attack import ERR  # noqa: E402
+from testlib import Failure, Skip, expect  # noqa: E402
 
 args = attack.arg_parser(__doc__).parse_args()
 
@@ -52,7 +53,7 @@ def check_thread_pidfd(env):
                             "process" % (call, msg))
     try:
         env.assert_untouched(v, "Adopt/AdoptPID of its thread %d" % tid)
-    except attack.FAILURES as e:
+    except Failure as e:
         problems.append(str(e))
     if problems:
         raise Failure("; ".join(problems) + "\n" + env.log_text()[-2000:])

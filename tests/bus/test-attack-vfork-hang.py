@@ -25,11 +25,12 @@ import tempfile
 import time
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import attack  # noqa: E402
 import bustest  # noqa: E402
 import rig  # noqa: E402
-from attack import ERR, Failure  # noqa: E402
+from attack import ERR  # noqa: E402
+from testlib import Failure  # noqa: E402
 
 args = attack.arg_parser(__doc__).parse_args()
 BUSY_WITHIN = 3.0
@@ -111,7 +112,7 @@ def check_stuck_target_does_not_block_others(env):
         try:
             data = attack.wait_json(env, out, lambda d: True, "answer to the stuck request",
                                     timeout=max(0.5, t0 + BUSY_WITHIN + SLACK - time.monotonic()))
-        except attack.FAILURES:
+        except Failure:
             data = None
         elapsed = time.monotonic() - t0
         env.w.log("stuck request answered after %.2f s: %s" % (elapsed, data))
@@ -137,7 +138,7 @@ def check_stuck_target_does_not_block_others(env):
             if link != v.pty.path:
                 problems.append("parent %d's fd 0 is %s, not its terminal %s"
                                 % (v.pid, link, v.pty.path))
-        except attack.FAILURES as e:
+        except Failure as e:
             problems.append("after the release: %s" % e)
     finally:
         s.release()
@@ -169,7 +170,7 @@ def check_disconnected_caller_never_adopts(env):
         env.get_version("nobody", timeout=10)
         try:
             env.ask(v, v.pty, "still-mine", watch=[v.proc])
-        except attack.FAILURES as e:
+        except Failure as e:
             problems.append("the target does not answer on its old terminal: %s" % e)
         link = attack.fd_link(v.pid, 0)
         if link != v.pty.path:

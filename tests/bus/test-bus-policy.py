@@ -11,9 +11,10 @@ import os
 import subprocess
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import rig  # noqa: E402
-from rig import expect  # noqa: E402
+from testlib import Skip, expect  # noqa: E402
 
 args = rig.arg_parser(__doc__).parse_args()
 
@@ -52,7 +53,7 @@ class Holder:
         self.rig.__enter__()
         try:
             if not args.name_holder:
-                raise rig.Skip("--name-holder not given")
+                raise Skip("--name-holder not given")
             holder = self.rig.install_binary(args.name_holder)
             self.proc = self.rig.popen([holder, rig.BUS_NAME], stdout=subprocess.PIPE, text=True)
             line = self.proc.stdout.readline().strip()

@@ -15,9 +15,10 @@ import os
 import sys
 import xml.etree.ElementTree as ET
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import rig  # noqa: E402
-from rig import Failure, expect  # noqa: E402
+from testlib import Failure, Skip, expect  # noqa: E402
 
 ap = rig.arg_parser(__doc__)
 ap.add_argument("--interface-xml", required=True)
@@ -62,7 +63,7 @@ def shape(iface):
 
 def setup():
     if not args.reptyrd:
-        raise rig.Skip("--reptyrd not given")
+        raise Skip("--reptyrd not given")
     rules = {}
     if args.default_rules:
         with open(args.default_rules) as f:

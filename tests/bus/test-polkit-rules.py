@@ -17,9 +17,10 @@ import os
 import re
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import rig  # noqa: E402
-from rig import Failure, expect  # noqa: E402
+from testlib import Failure, expect  # noqa: E402
 
 ADOPT = "org.reptyr.Reptyr1.adopt"
 ADOPT_ANY = "org.reptyr.Reptyr1.adopt-any"

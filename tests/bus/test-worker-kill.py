@@ -26,10 +26,11 @@ import subprocess
 import sys
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import bustest  # noqa: E402
 import harness  # noqa: E402
-from bustest import ERR, Failure, expect  # noqa: E402
+from bustest import ERR  # noqa: E402
+from testlib import Failure, expect  # noqa: E402
 
 args = bustest.arg_parser(__doc__).parse_args()
 MAX_STEPS = 40

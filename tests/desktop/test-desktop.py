@@ -2,7 +2,7 @@
 """reptyr-terminal in a real display, as a user sees it.
 
 Xvfb (no window manager), a session bus (dbus-run-session), the private
-system bus with real polkitd and the built reptyrd (tests/bus/rig.py) with
+system bus with real polkitd and the built reptyrd (tests/lib/rig.py) with
 a test rule that allows every adoption. The user is `nobody`; its victims
 (victim.py) run in sessions of their own on ptys this test holds.
 
@@ -36,11 +36,12 @@ import sys
 import tempfile
 import time
 
-sys.dont_write_bytecode = True
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "bus"))
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import rig as riglib  # noqa: E402
-from rig import Failure, Rig, Skip  # noqa: E402
+from rig import Rig  # noqa: E402
+from testlib import Failure, Skip  # noqa: E402
 
 ALLOW = """polkit.addRule(function(action, subject) {
     if (action.id.indexOf("org.reptyr.Reptyr1.") === 0)

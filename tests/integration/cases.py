@@ -25,10 +25,9 @@ import termios
 import traceback
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "lib"))
-
-from harness import (DEFAULT_TIMEOUT, Failure, Pty, Skip, World, compare_snapshots,  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from testlib import Failure, Skip  # noqa: E402
+from harness import (DEFAULT_TIMEOUT, Pty, World, compare_snapshots,  # noqa: E402
                      elf_bits, fd_table, fdinfo, proc_stat, proc_state, proc_status,
                      signal_name, snapshot, tty_nr_of)
 

@@ -15,32 +15,23 @@ import shlex
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 
-sys.dont_write_bytecode = True
-_here = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(os.path.dirname(_here), "bus"))
-import rig  # noqa: E402
+# Imported by scenarios.py, which has put tests/lib on sys.path.
+import rig
+from errors import EXIT
+from testlib import Failure, Skip  # noqa: F401 (for scenarios.py)
 
 # A user with a real login shell, for ssh logins and for the helper path:
 # the password field is "*" (no password, but not a locked account, which
 # sshd without PAM would refuse).
 PROG_USER = "reptyr-prog"
 PATH = "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin"
-EXIT_HAS_CHILDREN = 67
-EXIT_BUSY = 71
-EXIT_PERMISSION = 72
-EXIT_INTERACTIVE_AUTH = 75
-
-
-class Skip(Exception):
-    pass
-
-
-class Failure(Exception):
-    pass
+EXIT_HAS_CHILDREN = EXIT["HAS_CHILDREN"]
+EXIT_BUSY = EXIT["BUSY"]
+EXIT_PERMISSION = EXIT["PERMISSION"]
+EXIT_INTERACTIVE_AUTH = EXIT["INTERACTIVE_AUTH"]
 
 
 def until(cond, what, timeout=5.0, detail=None):

@@ -30,14 +30,11 @@ import traceback
 import types
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                                "integration"))
-
-from harness import (DEFAULT_TIMEOUT, Failure, Proc, Skip, World,  # noqa: E402
-                     compare_snapshots, elf_bits, proc_stat, proc_state, signal_name, snapshot)
-
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "lib"))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 from errors import EXIT  # noqa: E402
+from harness import (DEFAULT_TIMEOUT, Proc, World, compare_snapshots, elf_bits,  # noqa: E402
+                     proc_stat, proc_state, signal_name, snapshot)
+from testlib import Failure, Skip  # noqa: E402
 
 EXIT_NOT_A_TERMINAL = EXIT["NOT_A_TERMINAL"]
 EXIT_UNSUPPORTED = EXIT["UNSUPPORTED"]

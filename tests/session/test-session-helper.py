@@ -26,14 +26,12 @@ import termios
 import types
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
-_here = os.path.dirname(os.path.abspath(__file__))
-_tests = os.path.dirname(_here)
-sys.path.insert(0, os.path.join(_tests, "bus"))
-sys.path.insert(0, os.path.join(_tests, "integration"))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import bustest  # noqa: E402
 import harness  # noqa: E402
 import rig  # noqa: E402
-from bustest import ADOPT, ADOPT_ANY, expect  # noqa: E402
+from bustest import ADOPT, ADOPT_ANY  # noqa: E402
+from testlib import Skip, expect  # noqa: E402
 
 ap = bustest.arg_parser(__doc__)
 ap.add_argument("--holder", help="tests/session/holder (built)")
@@ -260,7 +258,7 @@ def check_session_into_tmux(env):
     import tempfile
     expect(env.reptyrctl, "--reptyrctl not given")
     if not shutil.which("tmux"):
-        raise rig.Skip("tmux is not installed")
+        raise Skip("tmux is not installed")
     tmpdir = tempfile.mkdtemp(prefix="reptyr-tmux-")
     os.chown(tmpdir, NOBODY, -1)
     os.chmod(tmpdir, 0o700)
@@ -295,7 +293,7 @@ def check_session_into_tmux(env):
 
 def setup():
     if not args.holder:
-        raise rig.Skip("--holder not given")
+        raise Skip("--holder not given")
     return bustest.Env(args, dict(rules=bustest.shipped_rules(args), ptrace_scope="0"))
 
 

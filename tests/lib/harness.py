@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: MIT
-"""Plumbing for the adoption tests: ptys, processes, /proc snapshots.
+"""The pty world of the tests: ptys, processes, /proc snapshots.
 
 Standard library only (run by Debian's /usr/bin/python3). Nothing here
 sleeps for a fixed time: every wait is "until this appears, or fail at the
@@ -22,18 +22,12 @@ import tempfile
 import termios
 import time
 
+from testlib import Failure, Skip  # noqa: F401 (raised by and for its users)
+
 DEFAULT_TIMEOUT = 10.0
 
 PR_SET_PDEATHSIG = 1
 _libc = ctypes.CDLL(None, use_errno=True)
-
-
-class Failure(Exception):
-    """The behaviour under test is wrong."""
-
-
-class Skip(Exception):
-    """The test cannot run here; the reason says why."""
 
 
 # ---- byte streams (pty masters, pipes) -------------------------------------

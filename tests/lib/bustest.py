@@ -1,34 +1,27 @@
 # SPDX-License-Identifier: MIT
-"""Shared plumbing of the reptyrd tests (test-adopt-e2e.py,
-test-authorization.py, test-lifecycle.py): victims owned by unprivileged
+"""Shared plumbing of the tests that talk to reptyrd over the private bus
+(tests/bus, tests/session, tests/bench): victims owned by unprivileged
 users on their own ptys, calls through bus-client (the raw client), the
 "target untouched" check, and reptyrd's log lines.
 
 Standard library only, run by Debian's /usr/bin/python3 as root. Builds on
-rig.py (the private bus and polkitd) and tests/integration/harness.py (ptys,
-snapshots). No fixed sleeps: every wait has a deadline.
+rig.py (the private bus and polkitd) and harness.py (ptys, snapshots). No
+fixed sleeps: every wait has a deadline.
 """
 
 import json
 import os
 import re
 import subprocess
-import sys
 import termios
 
-sys.dont_write_bytecode = True  # no __pycache__ in the source tree
-_here = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, _here)
-sys.path.insert(0, os.path.join(os.path.dirname(_here), "integration"))
-sys.path.insert(0, os.path.join(os.path.dirname(_here), "lib"))
-
-import harness  # noqa: E402
-import rig  # noqa: E402
-from rig import Failure, Skip, expect  # noqa: E402,F401
+import harness
+import rig
+from errors import ACCESS_DENIED, ERR, EXIT, INTERACTIVE, LIMITS  # noqa: F401 (for its users)
+from testlib import Failure, Skip, expect, run_checks  # noqa: F401 (for its users)
 
 ADOPT = "org.reptyr.Reptyr1.adopt"
 ADOPT_ANY = "org.reptyr.Reptyr1.adopt-any"
-from errors import ACCESS_DENIED, ERR, EXIT, INTERACTIVE  # noqa: E402,F401
 
 STATUS_RX = r"TTY (\S+) PGRP (-?\d+) MYPGRP (-?\d+) SID (-?\d+)\r?\n"
 
@@ -353,6 +346,3 @@ polkit.addRule(function(action, subject) {
 def uid_of(user):
     return rig.user_ids(user)[0]
 
-
-def run_checks(checks, setup):
-    rig.run_checks(checks, setup=setup)
