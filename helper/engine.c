@@ -503,22 +503,6 @@ static int frozen_children_in_group(struct adoption *a) {
         return 0;
 }
 
-/* The word size of a process from the layout of its auxiliary vector
- * (pairs of words, ending with a zero type): 8 or 4, 0 if neither fits. */
-static unsigned auxv_word_size(const unsigned char *buf, size_t len) {
-        for (unsigned w = 8; w >= 4; w -= 4) {
-                for (size_t off = 0; off + 2 * w <= len; off += 2 * w) {
-                        uint64_t type = 0;
-                        memcpy(&type, buf + off, w); /* little-endian, as on x86 */
-                        if (type == 0)
-                                return w;
-                        if (type > 255)
-                                break; /* no AT_* is that big: wrong width */
-                }
-        }
-        return 0;
-}
-
 /* Refuse a target of a personality this build cannot adopt before touching
  * it. Decided from /proc/PID/auxv, which is kernel memory: the target's
  * executable is never opened, as it may sit on a filesystem its owner
@@ -527,7 +511,7 @@ static unsigned auxv_word_size(const unsigned char *buf, size_t len) {
 static int check_personality(struct adoption *a) {
         unsigned char buf[4096];
         ssize_t n = proc_read(a->dirfd, "auxv", (char *)buf, sizeof(buf));
-        unsigned w = n > 0 ? auxv_word_size(buf, (size_t)n) : 0;
+        unsigned w = n > 0 ? arch_auxv_word_size(buf, (size_t)n) : 0;
 
         if (w == 0)
                 return 0;
