@@ -20,6 +20,7 @@
  * the mounts and the power-off: `arch-guest [DIR]` with DIR holding the
  * programs, for trying it on the build machine.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -35,6 +36,7 @@
 #include <sys/stat.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -243,6 +245,8 @@ static void path_of(char *out, size_t size, const char *name) {
  * foreground job (own process group, not a session leader): what the
  * engine needs the dummy-child dance for. */
 static bool start_victim(struct victim *v, const char *victim, const char *mode, enum setup setup) {
+        /* nanosleep answers only between sleeps: short ones. */
+        const char *arg = strcmp(mode, "nanosleep") == 0 ? "2" : NULL;
         char prog[300], *ready;
         int master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
 
@@ -275,7 +279,7 @@ static bool start_victim(struct victim *v, const char *victim, const char *mode,
                                 if (read(go[0], &c, 1) != 1)
                                         _exit(122);
                                 close(go[0]);
-                                execl(prog, prog, mode, (char *)NULL);
+                                execl(prog, prog, mode, arg, (char *)NULL);
                                 _exit(127);
                         }
                         setpgid(child, child);
@@ -290,7 +294,7 @@ static bool start_victim(struct victim *v, const char *victim, const char *mode,
                                 ;
                         _exit(WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
                 }
-                execl(prog, prog, mode, (char *)NULL);
+                execl(prog, prog, mode, arg, (char *)NULL);
                 _exit(127);
         }
         ready = (char *)expect(&v->a, 0, "READY pid=", TIMEOUT_MS);
@@ -461,6 +465,38 @@ static bool check_on_new_terminal(struct victim *v, struct driver *d, bool stopp
         return true;
 }
 
+/* A target the engine must refuse untouched, with this error. */
+static bool refused(const char *victim, const char *mode, const char *error) {
+        struct victim v;
+        struct driver d = {.in = -1};
+        bool ok = false;
+        char val[64];
+        size_t mark;
+
+        if (!start_victim(&v, victim, mode, LEADER) || !pre_adoption(&v, "S"))
+                goto out;
+        if (!start_driver(&d, v.pid, "--no-relay", NULL))
+                goto out;
+        if (driver_outcome(&d) || !kv_get(&d, "error", val, sizeof(val)) || strcmp(val, error)) {
+                check_fail("expected error=%s: %s", error, d.out.buf);
+                goto out;
+        }
+        if (!same_signals(v.pid, &v.sig))
+                goto out;
+        mark = v.a.len;
+        send_str(v.a.fd, "still-here\n");
+        if (!expect(&v.a, mark, "GOT still-here", TIMEOUT_MS)) {
+                check_fail("victim no longer reads its terminal");
+                goto out;
+        }
+        ok = true;
+out:
+        stop_victim(&v);
+        if (d.pid > 0)
+                finish_driver(&d);
+        return ok;
+}
+
 static bool adopt(const char *victim, const char *mode, enum setup setup, bool stop) {
         struct victim v;
         struct driver d = {.in = -1};
@@ -493,6 +529,84 @@ out:
         stop_victim(&v);
         if (d.pid > 0)
                 finish_driver(&d);
+        return ok;
+}
+
+/* The client itself: `reptyrctl adopt --direct PID` on a terminal of its
+ * own (C), relaying between C and the new pty. */
+static bool adopt_with_reptyrctl(const char *victim, const char *mode) {
+        struct victim v;
+        struct driver d = {.in = -1};
+        char prog[300], pidstr[16], c_path[64], link[64], fdpath[64];
+        int master = -1, status = 0;
+        bool ok = false;
+        long end;
+
+        if (!start_victim(&v, victim, mode, LEADER) ||
+            !pre_adoption(&v, strcmp(mode, "cpu") == 0 ? "R" : "S"))
+                goto out;
+        master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+        if (master < 0 || grantpt(master) < 0 || unlockpt(master) < 0) {
+                check_fail("openpt: %m");
+                goto out;
+        }
+        snprintf(c_path, sizeof(c_path), "%s", ptsname(master));
+        path_of(prog, sizeof(prog), "reptyrctl");
+        snprintf(pidstr, sizeof(pidstr), "%d", (int)v.pid);
+        d.pid = fork();
+        if (d.pid == 0) {
+                int sl;
+                setsid();
+                sl = open(c_path, O_RDWR);
+                if (sl < 0)
+                        _exit(120);
+                dup2(sl, 0), dup2(sl, 1), dup2(sl, 2);
+                execl(prog, prog, "adopt", "--direct", pidstr, (char *)NULL);
+                _exit(127);
+        }
+        d.in = master;
+        stream_init(&d.out, master);
+        /* Adopted: its fd 0 is another terminal. */
+        snprintf(fdpath, sizeof(fdpath), "/proc/%d/fd/0", (int)v.pid);
+        for (end = now_ms() + TIMEOUT_MS; now_ms() < end; usleep(20000)) {
+                ssize_t n = readlink(fdpath, link, sizeof(link) - 1);
+                if (n > 0 && (link[n] = 0, strcmp(link, v.a_path) != 0))
+                        break;
+                stream_pump(&d.out, 0);
+        }
+        if (now_ms() >= end) {
+                check_fail("reptyrctl did not adopt: %s", d.out.buf);
+                goto out;
+        }
+        /* reptyrctl puts C into raw mode once the relay runs: a line typed
+         * before that might be flushed. Its termios says when. */
+        for (end = now_ms() + TIMEOUT_MS; now_ms() < end; usleep(20000)) {
+                struct termios t;
+                int sl = open(c_path, O_RDWR | O_NOCTTY | O_CLOEXEC);
+                bool raw = sl >= 0 && tcgetattr(sl, &t) == 0 && !(t.c_lflag & ICANON);
+                if (sl >= 0)
+                        close(sl);
+                if (raw)
+                        break;
+        }
+        if (!check_on_new_terminal(&v, &d, false))
+                goto out;
+        while (waitpid(d.pid, &status, 0) < 0 && errno == EINTR)
+                ;
+        d.pid = 0;
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+                check_fail("reptyrctl ended with %#x, expected the victim's status 0", status);
+                goto out;
+        }
+        ok = true;
+out:
+        stop_victim(&v);
+        if (d.pid > 0) {
+                kill(d.pid, SIGKILL);
+                waitpid(d.pid, NULL, 0);
+        }
+        if (master >= 0)
+                close(master);
         return ok;
 }
 
@@ -555,17 +669,24 @@ out:
 /* ---- fault injection ---- */
 
 static int children_of(pid_t pid) {
-        char path[64], buf[1024];
+        char path[300], buf[1024];
+        struct dirent *e;
+        DIR *d = opendir("/proc");
         int n = 0;
 
-        for (pid_t p = 2; p < 4096; p++) {
+        if (!d)
+                return -1;
+        while ((e = readdir(d))) {
                 const char *q;
-                snprintf(path, sizeof(path), "/proc/%d/stat", (int)p);
+                if (e->d_name[0] < '1' || e->d_name[0] > '9')
+                        continue;
+                snprintf(path, sizeof(path), "/proc/%s/stat", e->d_name);
                 if (read_file(path, buf, sizeof(buf)) < 0 || !(q = strrchr(buf, ')')))
                         continue;
                 if (atoi(q + 4) == pid)
                         n++;
         }
+        closedir(d);
         return n;
 }
 
@@ -693,9 +814,9 @@ static void run(const char *name, bool ok, long t0) {
         } while (0)
 
 static void suite(const char *name, const char *victim) {
-        static const char *const modes[] = {"read",          "poll",  "ppoll",         "epoll",
-                                            "nanosleep",     "cpu",   "threads",       "pending",
-                                            "sighup-ignore", "winch", "sighup-handle", "children"};
+        static const char *const modes[] = {"read",          "poll",  "ppoll",        "epoll",
+                                            "nanosleep",     "cpu",   "threads",      "pending",
+                                            "sighup-ignore", "winch", "sighup-handle"};
         char prog[300];
         long t0 = now_ms();
 
@@ -710,7 +831,11 @@ static void suite(const char *name, const char *victim) {
         CASE("stopped", adopt(victim, "read", LEADER, true));
         CASE("shell-job", adopt(victim, "read", JOB, false));
         CASE("shell-job-poll", adopt(victim, "poll", JOB, false));
+        CASE("reptyrctl-direct", adopt_with_reptyrctl(victim, "read"));
+        CASE("reptyrctl-direct-cpu", adopt_with_reptyrctl(victim, "cpu"));
         CASE("no-tty-refused", refuse_no_tty(victim));
+        CASE("children-refused", refused(victim, "children", "HasChildren"));
+        CASE("seccomp-filter", adopt(victim, "seccomp-filter", LEADER, false));
         CASE("fault-fail-leader", fault_all(victim, LEADER, "fail"));
         CASE("fault-fail-job", fault_all(victim, JOB, "fail"));
         CASE("fault-kill-leader", fault_all(victim, LEADER, "kill"));
