@@ -138,24 +138,35 @@ toolchain_pkgs() {
         d=$(debarch "$1")
         echo "binutils-$t gcc-12-$t cpp-12-$t libgcc-12-dev-$d-cross libgcc-s1-$d-cross" \
                 "libc6-$d-cross libc6-dev-$d-cross linux-libc-dev-$d-cross libatomic1-$d-cross"
-        # Debian 12 has no riscv64 port: its unit tests use tests/arch/cmocka.
-        [[ $1 == riscv64 ]] || echo "libcmocka-dev:$d libcmocka0:$d"
+        # Debian 12 has no riscv64 port: its unit tests use tests/arch/cmocka
+        # and the cross libc. Elsewhere the unit tests run on the port's own
+        # libc (qemu 7.2's s390x user mode crashes in the cross package's).
+        [[ $1 == riscv64 ]] || echo "libcmocka-dev:$d libcmocka0:$d libc6:$d"
+}
+
+# "name=candidate-version" for each package, one apt-cache call (it is slow
+# with several foreign architectures); empty version where there is none.
+candidates() {
+        apt-cache policy "$@" 2>/dev/null | awk '
+                /^[^ ].*:$/ { name = substr($0, 1, length($0) - 1) }
+                /^  Candidate:/ { print name "=" ($2 == "(none)" ? "" : $2) }'
 }
 
 # Prints the toolchain root (also the sysroot) of ARCH, fetching it once.
 toolchain() {
-        local arch=$1 pkgs key dir tmp p v
+        local arch=$1 pkgs key dir tmp p n
         pkgs=$(toolchain_pkgs "$arch")
-        key=""
-        for p in $pkgs; do
-                v=$(apt-cache policy "$p" 2>/dev/null | awk '/Candidate:/ {print $2}')
-                if [[ -z $v || $v == "(none)" ]]; then
-                        apt_update
-                        v=$(apt-cache policy "$p" 2>/dev/null | awk '/Candidate:/ {print $2}')
-                fi
-                [[ -n $v && $v != "(none)" ]] || { log "$arch: no package $p"; return 1; }
-                key+="$p=$v "
-        done
+        key=$(candidates $pkgs)
+        n=$(grep -c '=.' <<<"$key")
+        if ((n != $(wc -w <<<"$pkgs"))); then
+                apt_update
+                key=$(candidates $pkgs)
+                n=$(grep -c '=.' <<<"$key")
+        fi
+        if ((n != $(wc -w <<<"$pkgs"))); then
+                log "$arch: packages without a candidate: $(grep -v '=.' <<<"$key" | tr '\n' ' ')"
+                return 1
+        fi
         dir=$cache/toolchain-$arch-$(echo "$key" | sha256sum | cut -c1-16)
         if [[ ! -f $dir/.done ]]; then
                 log "$arch: fetching the cross toolchain"
@@ -169,8 +180,16 @@ toolchain() {
                         (cd "$tmp" && apt-get download -q $pkgs >/dev/null) ||
                                 { log "$arch: apt-get download failed"; rm -rf "$tmp"; return 1; }
                 fi
-                mkdir -p "$dir"
-                for p in "$tmp"/*.deb; do dpkg -x "$p" "$dir" || return 1; done
+                mkdir -p "$dir/rt"
+                for p in "$tmp"/*.deb; do
+                        # The port's runtime libraries go to rt/, the root
+                        # qemu-user runs the unit tests in.
+                        case ${p##*/} in
+                        libc6_*) dpkg -x "$p" "$dir/rt" || return 1 ;;
+                        libcmocka0_*) dpkg -x "$p" "$dir/rt" && dpkg -x "$p" "$dir" || return 1 ;;
+                        *) dpkg -x "$p" "$dir" || return 1 ;;
+                        esac
+                done
                 rm -rf "$tmp"
                 touch "$dir/.done"
         fi
@@ -179,16 +198,19 @@ toolchain() {
 
 # ---- cross builds ------------------------------------------------------
 cross_file() {
-        local arch=$1 root=$2 out=$3 static=$4 t fam cpu endian wrap
+        local arch=$1 root=$2 out=$3 static=$4 t fam cpu endian wrap rt
         t=$(triplet "$arch")
         read -r fam cpu endian <<<"$(meson_cpu "$arch")"
-        wrap="'$(qemu_user "$arch")', '-L', '$root/usr/$t', '-E', 'LD_LIBRARY_PATH=$root/usr/lib/$t'"
+        rt=$root/rt
+        [[ -e $rt/lib/$t ]] || rt=$root/usr/$t
+        wrap="'$(qemu_user "$arch")', '-L', '$rt', '-E', 'LD_LIBRARY_PATH=/usr/lib/$t:$root/usr/lib/$t',"
+        wrap+=" '-E', 'REPTYR_TEST_EMULATOR=$(qemu_user "$arch")'"
         cat >"$out" <<EOF
 [binaries]
 c = ['$root/usr/bin/$t-gcc-12', '--sysroot=$root']
 ar = '$root/usr/bin/$t-ar'
 strip = '$root/usr/bin/$t-strip'
-pkg-config = 'pkg-config'
+pkgconfig = 'pkg-config'
 exe_wrapper = [$wrap]
 
 [properties]
@@ -229,13 +251,20 @@ cross_build() {
         local arch=$1 root=$2 b=$work/cross-$arch s=$work/cross-$arch-static rc
         export PATH=$root/usr/bin:$PATH
         cmocka_standin "$arch" "$root" || { log "$arch: cmocka stand-in failed"; return 1; }
-        cross_file "$arch" "$root" "$work/cross-$arch.ini" 0
-        cross_file "$arch" "$root" "$work/cross-$arch-static.ini" 1
+        # A changed cross file (new toolchain, new options) means a new tree.
+        cross_file "$arch" "$root" "$work/cross-$arch.ini.new" 0
+        cross_file "$arch" "$root" "$work/cross-$arch-static.ini.new" 1
+        cmp -s "$work/cross-$arch.ini.new" "$work/cross-$arch.ini" || rm -rf "$b"
+        cmp -s "$work/cross-$arch-static.ini.new" "$work/cross-$arch-static.ini" || rm -rf "$s"
+        mv "$work/cross-$arch.ini.new" "$work/cross-$arch.ini"
+        mv "$work/cross-$arch-static.ini.new" "$work/cross-$arch-static.ini"
         if [[ ! -f $b/build.ninja ]]; then
+                rm -rf "$b"
                 meson setup "$b" "$top" --cross-file "$work/cross-$arch.ini" -Dwerror=true \
                         >"$work/setup-$arch.log" 2>&1 || { log "$arch: meson setup failed (see $work/setup-$arch.log)"; return 1; }
         fi
         if [[ ! -f $s/build.ninja ]]; then
+                rm -rf "$s"
                 meson setup "$s" "$top" --cross-file "$work/cross-$arch-static.ini" -Dwerror=true \
                         >"$work/setup-$arch-static.log" 2>&1 || { log "$arch: static meson setup failed"; return 1; }
         fi
@@ -381,26 +410,25 @@ report_fail() {
 }
 
 # ---- main ----------------------------------------------------------------
-need_host_tools || log "host tools missing: guests may not boot"
-declare -A roots
-riscv_root=""
-total_fail=0
-declare -A unit
 for arch in "${arches[@]}"; do
         case " ${all_arches[*]} " in
         *" $arch "*) ;;
         *) echo "unknown architecture $arch (known: ${all_arches[*]})" >&2; exit 2 ;;
         esac
 done
+t_start=$SECONDS
+need_host_tools || log "host tools missing: guests may not boot"
+riscv_root=""
+total_fail=0
+declare -A unit built kern times
 # aarch64's guest also runs the 32-bit arm victim: build arm too.
 want=("${arches[@]}")
 [[ " ${arches[*]} " == *" aarch64 "* && " ${arches[*]} " != *" arm "* ]] && want=(arm "${want[@]}")
 
-declare -A built
+# 1. toolchains and cross builds, one after the other (each uses both CPUs).
 for arch in "${want[@]}"; do
         t0=$SECONDS
         root=$(toolchain "$arch") || { built[$arch]="toolchain"; continue; }
-        roots[$arch]=$root
         [[ $arch == riscv64 ]] && riscv_root=$root
         t1=$SECONDS
         if cross_build "$arch" "$root"; then
@@ -409,9 +437,47 @@ for arch in "${want[@]}"; do
         else
                 built[$arch]="cross build"
         fi
-        log "$arch: toolchain $((t1 - t0)) s, cross builds + unit tests $((SECONDS - t1)) s"
+        times[$arch]="toolchain $((t1 - t0)) s, cross builds and unit tests $((SECONDS - t1)) s"
 done
 
+# 2. kernels (downloads; riscv64 builds one).
+for arch in "${arches[@]}"; do
+        [[ ${built[$arch]} == ok ]] || continue
+        t0=$SECONDS
+        if k=$(kernel "$arch"); then
+                kern[$arch]=$k
+        else
+                built[$arch]="kernel"
+        fi
+        times[$arch]+=", kernel $((SECONDS - t0)) s"
+done
+
+# 3. the guests, two at a time (TCG runs one vCPU per host thread).
+boot_one() {
+        local arch=$1 extra="" t0=$SECONDS
+        [[ $arch == aarch64 && ${built[arm]:-} == ok ]] && extra=arm
+        rm -f "$work/console-$arch.log"
+        if initramfs "$arch" "$work/initrd-$arch.gz" "$extra"; then
+                boot "$arch" "${kern[$arch]}" "$work/initrd-$arch.gz" "$work/console-$arch.log"
+                echo "qemu exit $?, $((SECONDS - t0)) s" >"$work/boot-$arch.txt"
+        else
+                echo "initramfs failed" >"$work/boot-$arch.txt"
+        fi
+}
+running=0
+for arch in "${arches[@]}"; do
+        [[ ${built[$arch]} == ok ]] || continue
+        if ((running >= ${ARCH_TEST_JOBS:-2})); then
+                wait -n
+                running=$((running - 1))
+        fi
+        log "$arch: booting"
+        boot_one "$arch" &
+        running=$((running + 1))
+done
+wait
+
+# 4. what each guest said.
 for arch in "${arches[@]}"; do
         names=("$arch")
         [[ $arch == aarch64 ]] && names+=(arm-on-aarch64)
@@ -423,29 +489,20 @@ for arch in "${arches[@]}"; do
         read -r up uf <<<"${unit[$arch]:-0 1}"
         echo "UNITTEST $arch: $up passed, $uf failed (cmocka under $(qemu_user "$arch"))"
         ((uf == 0)) || total_fail=$((total_fail + 1))
-        t0=$SECONDS
-        kern=$(kernel "$arch") || { for n in "${names[@]}"; do report_fail "$n" "no kernel"; done; total_fail=$((total_fail + 1)); continue; }
-        t1=$SECONDS
-        extra=""
-        [[ $arch == aarch64 && ${built[arm]:-} == ok ]] && extra=arm
-        initramfs "$arch" "$work/initrd-$arch.gz" "$extra" || { report_fail "$arch" "initramfs"; continue; }
         out=$work/console-$arch.log
-        rm -f "$out"
-        boot "$arch" "$kern" "$work/initrd-$arch.gz" "$out"
-        rc=$?
-        t2=$SECONDS
-        log "$arch: kernel $((t1 - t0)) s, boot + tests $((t2 - t1)) s (qemu exit $rc)"
+        log "$arch: ${times[$arch]}, boot and cases: $(cat "$work/boot-$arch.txt" 2>/dev/null)"
+        grep -a -E "^(FAIL|case .*FAILED)" "$out" 2>/dev/null | tr -d '\r' >&2
         for n in "${names[@]}"; do
-                line=$(tr -d '\r' <"$out" 2>/dev/null | grep -a "^ARCHTEST $n: " | tail -1)
+                line=$(tr -d '\r' <"$out" 2>/dev/null | grep -a "^ARCHTEST $n: " | tail -n 1)
                 if [[ -z $line ]]; then
                         report_fail "$n" "no result line; console in $out"
-                        tail -30 "$out" >&2 2>/dev/null
+                        tail -n 30 "$out" >&2 2>/dev/null
                         total_fail=$((total_fail + 1))
                         continue
                 fi
                 echo "$line"
                 [[ $line =~ :\ ([0-9]+)\ passed,\ 0\ failed ]] || total_fail=$((total_fail + 1))
         done
-        grep -a -E "^(FAIL|case)" "$out" | tr -d '\r' >&2
 done
+log "all: $((SECONDS - t_start)) s"
 ((total_fail == 0))
