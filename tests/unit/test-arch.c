@@ -156,7 +156,9 @@ static const struct regs_layout native_layout = {
 static const struct regs_layout native_layout = {
         .source = "s390x struct _user_regs_struct",
         .word = 8,
-        .size = sizeof(struct _user_regs_struct),
+        /* The regset ends after orig_gpr2 (the struct goes on with PER
+         * and IEEE fields it does not hold). */
+        .size = offsetof(struct _user_regs_struct, orig_gpr2) + 8,
         .nr = G(1),
         .pc = S(psw.addr),
         .sp = G(15),

@@ -46,16 +46,18 @@ void _check_str(const char *a, const char *b, bool equal, const char *file, int 
 #define skip() _skip(__FILE__, __LINE__)
 #define fail() _fail(__FILE__, __LINE__)
 #define fail_msg(...) _fail_msg(__FILE__, __LINE__, __VA_ARGS__)
+/* Each argument is evaluated once, as with cmocka. */
 #define assert_true(c) _check(!!(c), #c, __FILE__, __LINE__)
 #define assert_false(c) _check(!(c), "!(" #c ")", __FILE__, __LINE__)
 #define assert_non_null(p) _check((p) != NULL, #p " != NULL", __FILE__, __LINE__)
 #define assert_null(p) _check((p) == NULL, #p " == NULL", __FILE__, __LINE__)
-#define assert_int_equal(a, b)                                                                     \
-        _check_int((uintmax_t)(a) == (uintmax_t)(b), (uintmax_t)(a), (uintmax_t)(b),               \
-                   "==", __FILE__, __LINE__)
-#define assert_int_not_equal(a, b)                                                                 \
-        _check_int((uintmax_t)(a) != (uintmax_t)(b), (uintmax_t)(a), (uintmax_t)(b),               \
-                   "!=", __FILE__, __LINE__)
+#define _assert_int(a, b, op, cmp)                                                                 \
+        do {                                                                                       \
+                uintmax_t a_ = (uintmax_t)(a), b_ = (uintmax_t)(b);                                \
+                _check_int(a_ cmp b_, a_, b_, op, __FILE__, __LINE__);                             \
+        } while (0)
+#define assert_int_equal(a, b) _assert_int(a, b, "==", ==)
+#define assert_int_not_equal(a, b) _assert_int(a, b, "!=", !=)
 #define assert_ptr_equal(a, b)                                                                     \
         _check((const void *)(a) == (const void *)(b), #a " == " #b, __FILE__, __LINE__)
 #define assert_string_equal(a, b) _check_str((a), (b), true, __FILE__, __LINE__)
