@@ -6,8 +6,10 @@
  * thread's registers show a0 = -ERESTART* and the argument is lost to the
  * tracer. Such a call is replayed (ARCH_RESTART_REPLAY, see arch.h): the
  * kernel restarts it, the tracer sees its entry with all arguments, cancels
- * it and has it executed again when it leaves. Since 6.7 the kernel fixes
- * the registers up before the stop, and there is nothing to replay.
+ * it and has it executed again when it leaves. Since 6.7 (and in stable
+ * kernels that took that change, Debian's 6.1.176 among them) the kernel
+ * fixes the registers up before the stop: a0 already holds the argument
+ * again, normalise_restart() sees no restart code, and nothing is replayed.
  */
 #include <asm/unistd.h>
 #include <elf.h>

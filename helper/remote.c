@@ -104,6 +104,7 @@ static int replay_restart(struct remote *r) {
         if (e < 0)
                 return e;
         r->work = r->saved;
+        r->pers->set_pc(&r->saved, r->pers->get_pc(&r->saved) - r->pers->syscall_insn_len);
         r->pers->prepare_call(&r->work, -1, none);
         e = arch_set_regs(tid, &r->work);
         if (e < 0)
@@ -135,17 +136,17 @@ int remote_init(struct remote *r, struct tracee *t) {
         r->work = r->saved;
 
         /* A thread stopped in (or right after) a syscall has the syscall
-         * instruction just before its PC. */
+         * instruction just before its PC; a replayed one is back on it. */
         pc = r->pers->get_pc(&r->saved);
+        if (replayed) {
+                r->gadget = pc;
+                /* Its own call again, right away: see remote_syscall(). */
+                return remote_restore(r);
+        }
         if (pc >= r->pers->syscall_insn_len && insn_at(r, pc - r->pers->syscall_insn_len))
                 r->gadget = pc - r->pers->syscall_insn_len;
         else if ((e = find_gadget_in_vdso(r)) < 0)
                 return e;
-        if (replayed) {
-                r->pers->set_pc(&r->saved, pc - r->pers->syscall_insn_len);
-                /* Its own call again, right away: see remote_syscall(). */
-                return remote_restore(r);
-        }
         return 0;
 }
 
