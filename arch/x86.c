@@ -4,19 +4,17 @@
  * compat on an x86_64 build). Both restart interrupted syscalls after the
  * stop: the tracer sees ax = -ERESTART*, orig_ax = nr and the PC just past
  * the two-byte syscall instruction.
+ *
+ * The i386 table is hand-written: it is also the compat table of x86_64
+ * builds, which have no header for it (tests/unit checks it against
+ * <asm/unistd_32.h> where the compiler has one).
  */
 #include <elf.h>
-#include <errno.h>
-#include <string.h>
-#include <sys/ptrace.h>
-#include <sys/uio.h>
+#if defined(__x86_64__)
+#include <asm/unistd_64.h>
+#endif
 
-#include "arch.h"
-
-#define ERESTARTSYS 512
-#define ERESTARTNOINTR 513
-#define ERESTARTNOHAND 514
-#define ERESTART_RESTARTBLOCK 516
+#include "arch-impl.h"
 
 /* ---- i386 (user_regs_struct of 17 32-bit words) ---- */
 /* clang-format off */
@@ -61,7 +59,6 @@ static const unsigned char int80[] = {0xcd, 0x80};
 static uint64_t i386_get_pc(const struct arch_regs *r) { return r->u32[I386_EIP]; }
 static void i386_set_pc(struct arch_regs *r, uint64_t pc) { r->u32[I386_EIP] = (uint32_t)pc; }
 static uint64_t i386_get_sp(const struct arch_regs *r) { return r->u32[I386_ESP]; }
-static long i386_syscall_nr(const struct arch_regs *r) { return (int32_t)r->u32[I386_ORIG_EAX]; }
 
 static void i386_prepare_call(struct arch_regs *r, long nr, const uint64_t args[6]) {
         static const int argreg[6] = {I386_EBX, I386_ECX, I386_EDX, I386_ESI, I386_EDI, I386_EBP};
@@ -100,8 +97,10 @@ static const struct arch_personality pers_i386 = {
         .name = "i386",
         .word_size = 4,
         .regset_size = I386_NREGS * 4,
+        .elf_machine = EM_386,
         .syscall_insn_len = sizeof(int80),
         .syscall_insn = int80,
+        .insn_align = 1,
         .red_zone = 0,
         .mmap_pgoff = true,
         .epoll_event_packed = true,
@@ -110,7 +109,6 @@ static const struct arch_personality pers_i386 = {
         .get_pc = i386_get_pc,
         .set_pc = i386_set_pc,
         .get_sp = i386_get_sp,
-        .syscall_nr = i386_syscall_nr,
         .prepare_call = i386_prepare_call,
         .result = i386_result,
         .normalise_restart = i386_normalise_restart,
@@ -118,7 +116,6 @@ static const struct arch_personality pers_i386 = {
 
 #if defined(__x86_64__)
 /* ---- x86_64 (user_regs_struct of 27 64-bit words) ---- */
-#include <asm/unistd_64.h>
 
 /* clang-format off */
 enum {
@@ -129,36 +126,13 @@ enum {
 };
 /* clang-format on */
 
-static const long x86_64_syscalls[_ARCH_SYS_MAX] = {
-        [ARCH_SYS_OPENAT] = __NR_openat,
-        [ARCH_SYS_CLOSE] = __NR_close,
-        [ARCH_SYS_DUP2] = __NR_dup2,
-        [ARCH_SYS_DUP3] = __NR_dup3,
-        [ARCH_SYS_FCNTL] = __NR_fcntl,
-        [ARCH_SYS_IOCTL] = __NR_ioctl,
-        [ARCH_SYS_SETSID] = __NR_setsid,
-        [ARCH_SYS_SETPGID] = __NR_setpgid,
-        [ARCH_SYS_GETSID] = __NR_getsid,
-        [ARCH_SYS_RT_SIGACTION] = __NR_rt_sigaction,
-        [ARCH_SYS_MMAP] = __NR_mmap,
-        [ARCH_SYS_MUNMAP] = __NR_munmap,
-        [ARCH_SYS_CLONE] = __NR_clone,
-        [ARCH_SYS_WAIT4] = __NR_wait4,
-        [ARCH_SYS_KILL] = __NR_kill,
-        [ARCH_SYS_EPOLL_CTL] = __NR_epoll_ctl,
-        [ARCH_SYS_RT_TGSIGQUEUEINFO] = __NR_rt_tgsigqueueinfo,
-        [ARCH_SYS_RESTART_SYSCALL] = __NR_restart_syscall,
-        [ARCH_SYS_GETPID] = __NR_getpid,
-        [ARCH_SYS_CLOSE_RANGE] = __NR_close_range,
-        [ARCH_SYS_RT_SIGTIMEDWAIT] = __NR_rt_sigtimedwait,
-};
+static const long x86_64_syscalls[_ARCH_SYS_MAX] = ARCH_NATIVE64_SYSCALLS;
 
 static const unsigned char syscall_insn[] = {0x0f, 0x05};
 
 static uint64_t x64_get_pc(const struct arch_regs *r) { return r->u64[X64_RIP]; }
 static void x64_set_pc(struct arch_regs *r, uint64_t pc) { r->u64[X64_RIP] = pc; }
 static uint64_t x64_get_sp(const struct arch_regs *r) { return r->u64[X64_RSP]; }
-static long x64_syscall_nr(const struct arch_regs *r) { return (long)r->u64[X64_ORIG_RAX]; }
 
 static void x64_prepare_call(struct arch_regs *r, long nr, const uint64_t args[6]) {
         static const int argreg[6] = {X64_RDI, X64_RSI, X64_RDX, X64_R10, X64_R8, X64_R9};
@@ -197,8 +171,10 @@ static const struct arch_personality pers_x86_64 = {
         .name = "x86_64",
         .word_size = 8,
         .regset_size = X64_NREGS * 8,
+        .elf_machine = EM_X86_64,
         .syscall_insn_len = sizeof(syscall_insn),
         .syscall_insn = syscall_insn,
+        .insn_align = 1,
         .red_zone = 128,
         .mmap_pgoff = false,
         .epoll_event_packed = true,
@@ -207,7 +183,6 @@ static const struct arch_personality pers_x86_64 = {
         .get_pc = x64_get_pc,
         .set_pc = x64_set_pc,
         .get_sp = x64_get_sp,
-        .syscall_nr = x64_syscall_nr,
         .prepare_call = x64_prepare_call,
         .result = x64_result,
         .normalise_restart = x64_normalise_restart,
@@ -221,49 +196,3 @@ const char arch_build_name[] = "i386";
 #else
 #error "arch/x86.c built for a non-x86 target"
 #endif
-
-const struct arch_personality *arch_personality_from_regset_size(size_t size) {
-        for (size_t i = 0; arch_personalities[i]; i++)
-                if (arch_personalities[i]->regset_size == size)
-                        return arch_personalities[i];
-        return NULL;
-}
-
-const struct arch_personality *arch_personality_from_elf(const unsigned char *ehdr, size_t len) {
-        uint16_t machine;
-
-        if (len < 20 || memcmp(ehdr, ELFMAG, SELFMAG) != 0 || ehdr[EI_DATA] != ELFDATA2LSB)
-                return NULL;
-        machine = (uint16_t)(ehdr[18] | ehdr[19] << 8);
-        for (size_t i = 0; arch_personalities[i]; i++) {
-                const struct arch_personality *p = arch_personalities[i];
-                if (ehdr[EI_CLASS] == ELFCLASS64 && machine == EM_X86_64 && p->word_size == 8)
-                        return p;
-                if (ehdr[EI_CLASS] == ELFCLASS32 && machine == EM_386 && p->word_size == 4)
-                        return p;
-        }
-        return NULL;
-}
-
-int arch_get_regs(pid_t tid, struct arch_regs *r, const struct arch_personality **pers) {
-        struct iovec iov = {.iov_base = r->bytes, .iov_len = sizeof(r->bytes)};
-        const struct arch_personality *p;
-
-        if (ptrace(PTRACE_GETREGSET, tid, (void *)NT_PRSTATUS, &iov) < 0)
-                return -errno;
-        r->size = iov.iov_len;
-        p = arch_personality_from_regset_size(r->size);
-        if (!p)
-                return -ENOEXEC;
-        if (pers)
-                *pers = p;
-        return 0;
-}
-
-int arch_set_regs(pid_t tid, const struct arch_regs *r) {
-        struct iovec iov = {.iov_base = (void *)r->bytes, .iov_len = r->size};
-
-        if (ptrace(PTRACE_SETREGSET, tid, (void *)NT_PRSTATUS, &iov) < 0)
-                return -errno;
-        return 0;
-}

@@ -319,18 +319,10 @@ static int check_shared_terminal(struct adoption *a) {
 
 /* The word size of a process from the layout of its auxiliary vector
  * (pairs of words, ending with a zero type): 8 or 4, 0 if neither fits. */
+/* The layout itself is the arch layer's business (byte order, word sizes
+ * of the personalities it has): one definition, in arch/common.c. */
 unsigned engine_auxv_word_size(const unsigned char *buf, size_t len) {
-        for (unsigned w = 8; w >= 4; w -= 4) {
-                for (size_t off = 0; off + 2 * w <= len; off += 2 * w) {
-                        uint64_t type = 0;
-                        memcpy(&type, buf + off, w); /* little-endian, as on x86 */
-                        if (type == 0)
-                                return w;
-                        if (type > 255)
-                                break; /* no AT_* is that big: wrong width */
-                }
-        }
-        return 0;
+        return arch_auxv_word_size(buf, len);
 }
 
 /* Refuse a target of a personality this build cannot adopt before touching

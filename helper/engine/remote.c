@@ -48,17 +48,17 @@ static bool insn_at(struct remote *r, uint64_t addr) {
 
 /* Any address whose bytes decode as the syscall instruction will do:
  * execution starts exactly there and stops at the syscall's entry, so what
- * the surrounding bytes mean does not matter. */
-static int find_gadget_in_vdso(struct remote *r) {
-        char maps[64 * 1024];
+ * the surrounding bytes mean does not matter, as long as an instruction may
+ * start there. The kernel's own pages are searched: the vDSO, and the
+ * signal-return page that 32-bit arm tasks get instead where the kernel has
+ * no compat vDSO. */
+static int find_gadget_in(struct remote *r, const char *maps, const char *name) {
         unsigned long long start = 0, end = 0;
         unsigned char code[64 * 1024];
+        unsigned align = r->pers->insn_align ? r->pers->insn_align : 1;
         size_t len;
-        const char *line;
+        const char *line = strstr(maps, name);
 
-        if (proc_read(r->tracee->dirfd, "maps", maps, sizeof(maps)) < 0)
-                return -ENOENT;
-        line = strstr(maps, "[vdso]");
         if (!line)
                 return -ENOENT;
         while (line > maps && line[-1] != '\n')
@@ -68,7 +68,7 @@ static int find_gadget_in_vdso(struct remote *r) {
         len = end - start < sizeof(code) ? (size_t)(end - start) : sizeof(code);
         if (remote_read(r, start, code, len) < 0)
                 return -ENOENT;
-        for (size_t i = 0; i + r->pers->syscall_insn_len <= len; i++)
+        for (size_t i = 0; i + r->pers->syscall_insn_len <= len; i += align)
                 if (memcmp(code + i, r->pers->syscall_insn, r->pers->syscall_insn_len) == 0) {
                         r->gadget = start + i;
                         return 0;
@@ -76,7 +76,49 @@ static int find_gadget_in_vdso(struct remote *r) {
         return -ENOENT;
 }
 
+static int find_gadget_in_vdso(struct remote *r) {
+        char maps[64 * 1024];
+
+        if (proc_read(r->tracee->dirfd, "maps", maps, sizeof(maps)) < 0)
+                return -ENOENT;
+        if (find_gadget_in(r, maps, "[vdso]") == 0)
+                return 0;
+        return find_gadget_in(r, maps, "[sigpage]");
+}
+
+/* The thread was stopped in a syscall the kernel will restart, on an
+ * architecture whose regset lacks the first argument of that call
+ * (ARCH_RESTART_REPLAY): let the kernel restart it up to its entry stop,
+ * where every argument is in place, keep those registers (PC back on the
+ * instruction: what resuming must execute again), and cancel that entry. */
+static int replay_restart(struct remote *r) {
+        static const uint64_t none[6] = {0};
+        pid_t tid = tracee_work_tid(r->tracee);
+        int e;
+
+        if (ptrace(PTRACE_SYSCALL, tid, NULL, NULL) < 0)
+                return -errno;
+        e = tracee_wait_syscall(r->tracee, PTRACE_SYSCALL);
+        if (e < 0)
+                return e;
+        e = arch_get_regs(tid, &r->saved, NULL);
+        if (e < 0)
+                return e;
+        r->work = r->saved;
+        r->pers->set_pc(&r->saved, r->pers->get_pc(&r->saved) - r->pers->syscall_insn_len);
+        r->pers->prepare_call(&r->work, -1, none);
+        e = arch_set_regs(tid, &r->work);
+        if (e < 0)
+                return e;
+        r->regs_dirty = true;
+        if (ptrace(PTRACE_SYSCALL, tid, NULL, NULL) < 0)
+                return -errno;
+        return tracee_wait_syscall(r->tracee, PTRACE_SYSCALL);
+}
+
 int remote_init(struct remote *r, struct tracee *t) {
+        struct arch_regs probe;
+        bool replayed = false;
         uint64_t pc;
         int e;
 
@@ -85,16 +127,28 @@ int remote_init(struct remote *r, struct tracee *t) {
         e = arch_get_regs(tracee_work_tid(t), &r->saved, &r->pers);
         if (e < 0)
                 return e;
+        probe = r->saved;
+        if (r->pers->restart_style == ARCH_RESTART_REPLAY && r->pers->normalise_restart(&probe)) {
+                e = replay_restart(r);
+                if (e < 0)
+                        return e;
+                replayed = true;
+        }
         r->work = r->saved;
 
         /* A thread stopped in (or right after) a syscall has the syscall
-         * instruction just before its PC. */
+         * instruction just before its PC; a replayed one is back on it. */
         pc = r->pers->get_pc(&r->saved);
-        if (pc >= r->pers->syscall_insn_len && insn_at(r, pc - r->pers->syscall_insn_len)) {
-                r->gadget = pc - r->pers->syscall_insn_len;
-                return 0;
+        if (replayed) {
+                r->gadget = pc;
+                /* Its own call again, right away: see remote_syscall(). */
+                return remote_restore(r);
         }
-        return find_gadget_in_vdso(r);
+        if (pc >= r->pers->syscall_insn_len && insn_at(r, pc - r->pers->syscall_insn_len))
+                r->gadget = pc - r->pers->syscall_insn_len;
+        else if ((e = find_gadget_in_vdso(r)) < 0)
+                return e;
+        return 0;
 }
 
 /* ptrace answers ESRCH for a thread we hold in a stop only once it has been
@@ -146,9 +200,35 @@ long remote_syscall(struct remote *r, enum arch_sys sys, uint64_t a0, uint64_t a
 }
 
 int remote_scratch_map(struct remote *r) {
-        long v = remote_syscall(r, ARCH_SYS_MMAP, 0, 4096, PROT_READ | PROT_WRITE,
-                                MAP_PRIVATE | MAP_ANONYMOUS, (uint64_t)-1, 0);
+        const uint64_t args[6] = {
+                0, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, (uint64_t)-1, 0};
+        long v;
 
+        if (r->pers->mmap_args_in_memory) {
+                /* The old mmap (s390x) reads its six words from memory, and
+                 * we have none yet: borrow the unused stack below the red
+                 * zone while the thread is stopped, and put it back. */
+                unsigned char block[6 * 8], kept[sizeof(block)];
+                size_t w = r->pers->word_size, n = 6 * w;
+                uint64_t at =
+                        (r->pers->get_sp(&r->saved) - r->pers->red_zone - sizeof(block)) & ~15ULL;
+                int e;
+
+                for (size_t i = 0; i < 6; i++) {
+                        uint32_t a32 = (uint32_t)args[i];
+                        memcpy(block + i * w, w == 8 ? (const void *)&args[i] : (const void *)&a32,
+                               w);
+                }
+                if ((e = remote_read(r, at, kept, n)) < 0 ||
+                    (e = remote_write(r, at, block, n)) < 0)
+                        return e;
+                v = remote_syscall(r, ARCH_SYS_MMAP, at, 0, 0, 0, 0, 0);
+                if ((e = remote_write(r, at, kept, n)) < 0 && !remote_failed(v))
+                        v = e;
+        } else {
+                v = remote_syscall(r, ARCH_SYS_MMAP, args[0], args[1], args[2], args[3], args[4],
+                                   args[5]);
+        }
         if (remote_failed(v))
                 return (int)v;
         /* 32-bit personalities sign-extend; addresses are unsigned. */
