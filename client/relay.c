@@ -94,10 +94,11 @@
 #define PUMP_ROUNDS 16
 
 /* After a suspend character went to a program that handles it itself: how
- * long to watch for the program suspending itself, and the longest timer
+ * long to watch for the program suspending itself (its own reaction may
+ * take a while on a loaded machine), and the longest timer
  * between two looks. The first looks come after 1 ms: vim waits only a few
  * milliseconds for a SIGCONT before it takes the terminal back. */
-#define SUSPEND_WATCH_MS 1000
+#define SUSPEND_WATCH_MS 3000
 #define SUSPEND_WATCH_MAX_STEP_MS 64
 
 /* Typed input on its way to the master, refilled once empty. */
