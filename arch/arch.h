@@ -27,8 +27,9 @@
 
 /* Syscalls the engine runs inside a target; the value is an index into a
  * personality's syscall table, whose entries are -1 where the call does not
- * exist for that personality (the engine then uses the documented fallback:
- * dup3 for dup2, clone for fork). */
+ * exist for that personality. The engine only runs calls every supported
+ * personality has (dup3, never dup2; clone, never fork); the tables still
+ * list dup2 where it exists, checked against the kernel's headers. */
 enum arch_sys {
         ARCH_SYS_OPENAT,
         ARCH_SYS_CLOSE,
