@@ -293,10 +293,17 @@ static void cancel_polkit(struct request *req) {
 /* The engine's second look, in the worker, with the target seized but not
  * yet stopped: whatever it is now must not need more than the action
  * polkit granted. */
+/* In the worker (a forked copy of us): a bus connection of its own, made
+ * while the target is seized but not yet stopped, so that the last look
+ * before the point of no return costs one round trip, not a connect. */
+static sd_bus *worker_bus;
+
 static int verify_seized(const struct engine_target *t, void *userdata, struct engine_error *err) {
         struct request *req = userdata;
         struct permission_decision now;
 
+        if (!worker_bus && sd_bus_open_system(&worker_bus) < 0)
+                worker_bus = NULL; /* caller_present() then fails closed */
         permission_decide(&req->caller, req->ptrace_scope, t, &now);
         if (now.action == PERMISSION_REFUSE ||
             (now.action == PERMISSION_ADOPT_ANY && req->decision.action != PERMISSION_ADOPT_ANY)) {
@@ -308,6 +315,29 @@ static int verify_seized(const struct engine_target *t, void *userdata, struct e
                 return -EPERM;
         }
         return 0;
+}
+
+/* In the worker, right before the point of no return: is the caller still
+ * connected? Asked of the bus itself, which has seen its disconnect if it
+ * happened: our own loop may not have read that news yet. Fail closed. */
+static int caller_present(void *userdata, struct engine_error *err) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        struct request *req = userdata;
+        const char *sender = sd_bus_message_get_sender(req->call);
+        int has = 0;
+
+        if (worker_bus && sender &&
+            sd_bus_call_method(worker_bus, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+                               "org.freedesktop.DBus", "NameHasOwner", &error, &reply, "s",
+                               sender) >= 0 &&
+            sd_bus_message_read(reply, "b", &has) >= 0 && has)
+                return 0;
+        err->kind = ENGINE_ERR_FAILED;
+        snprintf(err->message, sizeof(err->message),
+                 "the caller went away before process %d (%s) was moved; it was left as it was",
+                 (int)req->target.pid, req->target.comm);
+        return -ECANCELED;
 }
 
 static void request_work(struct request *req) {
@@ -328,6 +358,7 @@ static void request_work(struct request *req) {
                         }
         req->stage = STAGE_WORK;
         req->opts.verify = verify_seized;
+        req->opts.proceed = caller_present;
         req->opts.userdata = req;
         req->opts.stop_timeout_ms = STOP_TIMEOUT_MS;
         if (m->fault_kill_tracer_step > 0) {

@@ -55,6 +55,7 @@
 static int proceed(struct adoption *a) {
         int r;
 
+        a->proceeded = true;
         if (!a->opts->proceed)
                 return 0;
         r = a->opts->proceed(a->opts->userdata, a->err);
@@ -506,6 +507,10 @@ int engine_adopt_process(int pidfd, const struct engine_options *opts, struct en
                 r = step_error(&a, "cleaning up", r);
                 goto undo;
         }
+        /* A session leader without a terminal has no step that cannot be
+         * undone: the last look is here, before committing. */
+        if (!a.proceeded && (r = proceed(&a)) < 0)
+                goto undo;
 
         /* Committed. The saved copies of the old terminal go now. */
         drop_dummy(&a);

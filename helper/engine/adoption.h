@@ -72,10 +72,11 @@ struct adoption {
         size_t n_slaves;
         int master;
 
-        bool noreturn; /* past setsid / TIOCNOTTY */
-        bool restop;   /* our TIOCNOTTY's SIGCONT woke a stopped target */
-        long dummy_t;  /* dummy child, target's pid namespace */
-        pid_t dummy;   /* the same, ours */
+        bool noreturn;  /* past setsid / TIOCNOTTY */
+        bool proceeded; /* the caller had its last look (opts->proceed) */
+        bool restop;    /* our TIOCNOTTY's SIGCONT woke a stopped target */
+        long dummy_t;   /* dummy child, target's pid namespace */
+        pid_t dummy;    /* the same, ours */
         bool pgid_moved;
         bool ctty_set;
         struct pinning pin;
