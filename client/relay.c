@@ -266,10 +266,22 @@ static void stop_self(void) {
 }
 
 static int relay_resume(struct relay *r) {
-        int k = terminal_enter_raw(r);
+        int k;
 
-        if (k < 0)
+        /* The adopted job goes on first: whatever happens to us below
+         * (an error, a stop for touching the terminal too early), it must
+         * never stay stopped behind us. Its output waits in the pty. */
+        if (r->target_suspended && !r->winch_on_resume) {
+                signal_adopted_foreground(r, SIGCONT);
+                r->target_suspended = false;
+        }
+        k = terminal_enter_raw(r);
+        if (k < 0) {
+                if (r->target_suspended)
+                        signal_adopted_foreground(r, SIGCONT);
+                r->target_suspended = false;
                 return k;
+        }
         forward_window_size(r);
         if (r->target_suspended) {
                 signal_adopted_foreground(r, SIGCONT);

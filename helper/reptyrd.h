@@ -84,6 +84,7 @@ struct request {
         sd_bus_message *call;
         sd_bus_track *track; /* is the caller still connected? */
         bool caller_gone;
+        bool timed_out; /* its worker was killed past the deadline */
 
         sd_bus_slot *polkit_slot;
         char polkit_cancel_id[48];

@@ -70,13 +70,13 @@ static int on_worker_deadline(sd_event_source *s, uint64_t usec, void *userdata)
 
         /* The engine gives up on a target that does not stop long before
          * this; a worker still running now is wedged. Killing it releases
-         * whatever it held (the kernel detaches its tracees). */
+         * whatever it held (the kernel detaches its tracees as it exits):
+         * the answer waits for that exit (on_worker_exit), so that nothing
+         * is still traced by us once the caller hears back. */
         log_outcome(req, "worker timed out", "killed");
-        request_stop_worker(req);
-        request_fail(req, ERROR_PREFIX "Failed",
-                     "adopting process %d (%s) did not finish in time and was stopped; check "
-                     "the process with reptyrctl inspect",
-                     (int)req->target.pid, req->target.comm);
+        req->deadline = sd_event_source_disable_unref(req->deadline);
+        req->timed_out = true;
+        (void)syscall(SYS_pidfd_send_signal, req->worker.pidfd, SIGKILL, NULL, 0);
         return 0;
 }
 
@@ -438,6 +438,15 @@ static int on_worker_exit(sd_event_source *s, int fd, uint32_t revents, void *us
                 return 0;
         }
         (void)engine_worker_finish(&req->worker, o);
+        if (req->timed_out) {
+                if (o->r == 0 && o->res.master_fd >= 0)
+                        close(o->res.master_fd);
+                request_fail(req, ERROR_PREFIX "Failed",
+                             "adopting process %d (%s) did not finish in time and was stopped; "
+                             "check the process with reptyrctl inspect",
+                             (int)req->target.pid, req->target.comm);
+                return 0;
+        }
         if (req->stage == STAGE_DECIDE)
                 probe_done(req, o);
         else if (req->kind == REQUEST_INSPECT)
