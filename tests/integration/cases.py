@@ -1075,7 +1075,10 @@ def suspend_and_fg(c, v, C, shell, before_stop=None, after_stop=None, resumed=No
     w.send(C, "fg\n")
     w.wait_for(C, r"adopt --direct %d\r?\n" % v.pid, since=mark, what="fg", watch=[shell])
     if resumed:
-        w.wait_for(C, resumed, since=mark, what="the victim continued", watch=[shell])
+        # Generous: on a loaded machine the relay's watch, bash and the
+        # victim each take their turn.
+        w.wait_for(C, resumed, since=mark, what="the victim continued", watch=[shell],
+                   timeout=30)
     w.wait_until(lambda: proc_state(v.pid) != "T", what="the victim running again")
     w.wait_until(lambda: not C.termios()[3] & termios.ICANON, what="reptyrctl raw again")
     return before

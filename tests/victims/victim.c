@@ -590,7 +590,7 @@ static int wait_tstp_self(struct victim *v) {
                         continue;
                 }
                 sigset_t cont, old;
-                struct timespec wait = {.tv_sec = 10};
+                struct timespec wait = {.tv_sec = 60};
                 int got;
 
                 sigemptyset(&cont);
