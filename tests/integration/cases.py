@@ -1077,8 +1077,19 @@ def suspend_and_fg(c, v, C, shell, before_stop=None, after_stop=None, resumed=No
     if resumed:
         # Generous: on a loaded machine the relay's watch, bash and the
         # victim each take their turn.
-        w.wait_for(C, resumed, since=mark, what="the victim continued", watch=[shell],
-                   timeout=30)
+        try:
+            w.wait_for(C, resumed, since=mark, what="the victim continued", watch=[shell],
+                       timeout=30)
+        except Failure as e:
+            # What the victim was doing: stopped again, or waiting for a
+            # SIGCONT that never came (for whoever chases this race).
+            try:
+                st = proc_status(v.pid)
+                seen = ", ".join("%s %s" % (k, st.get(k)) for k in
+                                 ("State", "SigPnd", "ShdPnd", "SigBlk"))
+            except OSError as err:
+                seen = "status unreadable: %s" % err
+            raise Failure("%s; victim: %s" % (e, seen))
     w.wait_until(lambda: proc_state(v.pid) != "T", what="the victim running again")
     w.wait_until(lambda: not C.termios()[3] & termios.ICANON, what="reptyrctl raw again")
     return before
