@@ -42,13 +42,14 @@
  *    our child, so waitid() cannot tell us; a pidfd reports only the exit;
  *    the pty's packet mode reports flow control and flushes, not modes; the
  *    proc connector needs privileges. So only after relaying a suspend
- *    character to a terminal with ISIG off, and for one second at most,
+ *    character to a terminal with ISIG off, and for three seconds at most,
  *    poll() wakes up on a short timer too (after 1 ms at first, backing off
  *    to 64 ms), and each wakeup looks: is the target stopped
- *    (/proc/PID/stat), or is ISIG back on? Either means the program is
- *    suspending itself: we make sure with SIGSTOP, relay what it wrote, and
- *    suspend ourselves; fg continues it, and the SIGCONT and SIGWINCH we
- *    send make it redraw. The program's output is not taken as a sign (its
+ *    (/proc/PID/stat), or is ISIG back on and the program no longer
+ *    running (it has sent itself its SIGTSTP and waits)? Either means the
+ *    program is suspending itself: we make sure with SIGSTOP, relay what
+ *    it wrote, and suspend ourselves; fg continues it, and it redraws on
+ *    its own. The program's output is not taken as a sign (its
  *    leaving the alternate screen, say): an adopted ssh or tmux client
  *    passes on a remote program's, and must not be stopped for it. In the
  *    steady state the loop sleeps in poll() with no timeout.
@@ -630,6 +631,12 @@ static int watch_look(struct relay *r) {
         stopped = state == 'T';
         giving_back = tcgetattr(r->master_fd, &t) == 0 && (t.c_lflag & ISIG);
         if (!stopped && !giving_back)
+                return 0;
+        /* Modes given back but still running: its own SIGTSTP is yet to
+         * come. Stopped now, it would send that SIGTSTP after fg, and
+         * sending a stop signal discards a pending SIGCONT: the program
+         * would wait for a SIGCONT that is gone. Once it sleeps, it waits. */
+        if (!stopped && state == 'R')
                 return 0;
         /* SIGSTOP works on an orphaned group, and on a group that is
          * stopping itself anyway it changes nothing. */
