@@ -1087,8 +1087,21 @@ def suspend_and_fg(c, v, C, shell, before_stop=None, after_stop=None, resumed=No
                 st = proc_status(v.pid)
                 seen = ", ".join("%s %s" % (k, st.get(k)) for k in
                                  ("State", "SigPnd", "ShdPnd", "SigBlk"))
+                with open("/proc/%d/syscall" % v.pid) as f:
+                    seen += ", syscall " + f.read().strip()
             except OSError as err:
                 seen = "status unreadable: %s" % err
+            for pid in os.listdir("/proc"):
+                try:
+                    if pid.isdigit() and proc_stat(int(pid))[1] == str(shell.pid):
+                        st = proc_status(int(pid))
+                        with open("/proc/%s/syscall" % pid) as f:
+                            wchan = f.read().strip()
+                        seen += "; shell's child %s (%s): State %s, syscall %s, SigPnd %s ShdPnd %s SigBlk %s" % (
+                            pid, st.get("Name"), st.get("State"), wchan, st.get("SigPnd"),
+                            st.get("ShdPnd"), st.get("SigBlk"))
+                except OSError:
+                    pass
             raise Failure("%s; victim: %s" % (e, seen))
     w.wait_until(lambda: proc_state(v.pid) != "T", what="the victim running again")
     w.wait_until(lambda: not C.termios()[3] & termios.ICANON, what="reptyrctl raw again")
