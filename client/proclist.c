@@ -276,7 +276,8 @@ static int walk_one(pid_t pid, int procfd, void *userdata) {
 int proclist_collect(unsigned flags, struct proclist *list) {
         struct walk w = {0};
         struct raw *raw;
-        size_t n;
+        pid_t *chain = NULL;
+        size_t n, n_chain = 0;
         char text[128];
         int procfd, r;
         uid_t me = getuid();
@@ -295,9 +296,21 @@ int proclist_collect(unsigned flags, struct proclist *list) {
                 goto out;
 
         list->entries = calloc(n ? n : 1, sizeof *list->entries);
-        if (!list->entries) {
+        chain = calloc(n + 1, sizeof *chain);
+        if (!list->entries || !chain) {
                 r = -ENOMEM;
                 goto out;
+        }
+        /* Ourselves and our ancestors: a process cannot be moved by its own
+         * descendant. The chain is the same for every entry, so it is found
+         * once (at most n + 1 long: the pids of a snapshot can loop). */
+        for (pid_t p = getpid(); p > 0 && n_chain <= n;) {
+                pid_t next = 0;
+                chain[n_chain++] = p;
+                for (size_t j = 0; j < n; j++)
+                        if (raw[j].e.pid == p)
+                                next = raw[j].e.ppid;
+                p = next;
         }
         for (size_t i = 0; i < n; i++) {
                 struct proclist_entry *e = &raw[i].e;
@@ -305,17 +318,8 @@ int proclist_collect(unsigned flags, struct proclist *list) {
 
                 if (!e->tty[0] || e->state == 'Z' || e->state == 'X')
                         continue;
-                /* Ourselves and our ancestors: a process cannot be moved by
-                 * its own descendant. */
-                for (pid_t p = getpid(); p > 0 && !ancestor;) {
-                        pid_t next = 0;
-                        if (p == e->pid)
-                                ancestor = true;
-                        for (size_t j = 0; j < n; j++)
-                                if (raw[j].e.pid == p)
-                                        next = raw[j].e.ppid;
-                        p = next;
-                }
+                for (size_t k = 0; k < n_chain && !ancestor; k++)
+                        ancestor = chain[k] == e->pid;
                 if (ancestor)
                         continue;
                 e->own = e->uid == me;
@@ -338,6 +342,7 @@ int proclist_collect(unsigned flags, struct proclist *list) {
         }
         qsort(list->entries, list->n, sizeof *list->entries, compare_entries);
 out:
+        free(chain);
         free(raw);
         free(w.h.index);
         free(w.h.pid);
