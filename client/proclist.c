@@ -13,61 +13,14 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "proc.h"
+
 /* Everything read about one /proc entry, before filtering. */
 struct raw {
         struct proclist_entry e;
         int pts_index; /* the pty of e.tty, -1 if not a pty */
         bool deleted;  /* a stdio fd on a removed /dev/pts node */
 };
-
-static ssize_t read_file_at(int dirfd, const char *name, char *buf, size_t size) {
-        int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
-        size_t got = 0;
-
-        if (fd < 0)
-                return -errno;
-        while (got < size - 1) {
-                ssize_t n = read(fd, buf + got, size - 1 - got);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n <= 0)
-                        break;
-                got += (size_t)n;
-        }
-        close(fd);
-        buf[got] = '\0';
-        return (ssize_t)got;
-}
-
-int proclist_parse_stat(const char *text, char *comm, size_t comm_size, char *state, pid_t *ppid,
-                        pid_t *sid, int *tty_nr, uint64_t *start_ticks) {
-        const char *open = strchr(text, '('), *close_paren = strrchr(text, ')');
-        int pgrp, tpgid;
-        unsigned flags;
-        unsigned long skip[9];
-        long lskip[6];
-        unsigned long long start;
-        size_t n;
-
-        if (!open || !close_paren || close_paren < open)
-                return -EINVAL;
-        n = (size_t)(close_paren - open - 1);
-        if (n >= comm_size)
-                n = comm_size - 1;
-        memcpy(comm, open + 1, n);
-        comm[n] = '\0';
-        /* Fields 3..22: state ppid pgrp session tty_nr tpgid flags minflt
-         * cminflt majflt cmajflt utime stime cutime cstime priority nice
-         * num_threads itrealvalue starttime. */
-        if (sscanf(close_paren + 1,
-                   " %c %d %d %d %d %d %u %lu %lu %lu %lu %lu %lu %ld %ld %ld %ld %ld %ld %llu",
-                   state, ppid, &pgrp, sid, tty_nr, &tpgid, &flags, &skip[0], &skip[1], &skip[2],
-                   &skip[3], &skip[4], &skip[5], &lskip[0], &lskip[1], &lskip[2], &lskip[3],
-                   &lskip[4], &lskip[5], &start) != 20)
-                return -EINVAL;
-        *start_ticks = start;
-        return 0;
-}
 
 void proclist_tty_name(int tty_nr, char *buf, size_t size) {
         unsigned maj = ((unsigned)tty_nr >> 8) & 0xfff;
@@ -152,7 +105,7 @@ static void note_holders(int dirfd, pid_t pid, struct holders *h) {
                 if (strcmp(link, "/dev/ptmx") != 0 && strcmp(link, "/dev/pts/ptmx") != 0)
                         continue;
                 snprintf(path, sizeof path, "fdinfo/%s", de->d_name);
-                if (read_file_at(dirfd, path, info, sizeof info) <= 0)
+                if (proc_read(dirfd, path, info, sizeof info) <= 0)
                         continue;
                 p = strstr(info, "tty-index:");
                 if (!p || sscanf(p + 10, "%d", &idx) != 1)
@@ -193,7 +146,7 @@ static void read_user(uid_t uid, char *buf, size_t size) {
 }
 
 static void read_command(int dirfd, const char *comm, char *buf, size_t size) {
-        ssize_t n = read_file_at(dirfd, "cmdline", buf, size);
+        ssize_t n = proc_read(dirfd, "cmdline", buf, size);
 
         if (n <= 0) {
                 snprintf(buf, size, "[%s]", comm);
@@ -211,8 +164,8 @@ static void read_command(int dirfd, const char *comm, char *buf, size_t size) {
  * list (kernel threads). */
 static bool read_raw(int procfd, pid_t pid, double uptime, struct raw *r, struct holders *h) {
         char path[32], text[2048];
-        int dirfd, tty_nr;
-        uint64_t start;
+        struct proc_stat st;
+        int dirfd;
         const char *p;
         bool ok = false;
 
@@ -223,11 +176,13 @@ static bool read_raw(int procfd, pid_t pid, double uptime, struct raw *r, struct
         memset(r, 0, sizeof *r);
         r->pts_index = -1;
         r->e.pid = pid;
-        if (read_file_at(dirfd, "stat", text, sizeof text) <= 0 ||
-            proclist_parse_stat(text, r->e.comm, sizeof r->e.comm, &r->e.state, &r->e.ppid,
-                                &r->e.sid, &tty_nr, &start) < 0)
+        if (proc_read(dirfd, "stat", text, sizeof text) <= 0 || proc_parse_stat(text, &st) < 0)
                 goto out;
-        if (read_file_at(dirfd, "status", text, sizeof text) <= 0)
+        snprintf(r->e.comm, sizeof r->e.comm, "%s", st.comm);
+        r->e.state = st.state;
+        r->e.ppid = st.ppid;
+        r->e.sid = st.session;
+        if (proc_read(dirfd, "status", text, sizeof text) <= 0)
                 goto out;
         p = strstr(text, "\nUid:");
         if (!p || sscanf(p + 5, "%u", &r->e.uid) != 1)
@@ -238,7 +193,7 @@ static bool read_raw(int procfd, pid_t pid, double uptime, struct raw *r, struct
         if (!strstr(text, "\nVmSize:") && r->e.ppid <= 2)
                 goto out;
 
-        proclist_tty_name(tty_nr, r->e.tty, sizeof r->e.tty);
+        proclist_tty_name((int)st.tty_nr, r->e.tty, sizeof r->e.tty);
         if (!r->e.tty[0])
                 (void)stdio_pty(dirfd, r->e.tty, sizeof r->e.tty, &r->deleted);
         else {
@@ -252,7 +207,7 @@ static bool read_raw(int procfd, pid_t pid, double uptime, struct raw *r, struct
         }
         r->pts_index = pts_index_of(r->e.tty);
         if (uptime > 0) {
-                double age = uptime - (double)start / (double)sysconf(_SC_CLK_TCK);
+                double age = uptime - (double)st.starttime / (double)sysconf(_SC_CLK_TCK);
                 r->e.age_sec = age > 0 ? (uint64_t)age : 0;
         }
         read_command(dirfd, r->e.comm, r->e.command, sizeof r->e.command);
@@ -294,57 +249,68 @@ static void classify(struct proclist_entry *e) {
                 e->note = "";
 }
 
+/* What the walk of /proc gathers: every entry read, and the pty masters. */
+struct walk {
+        struct raw *raw;
+        size_t n, cap;
+        struct holders h;
+        double uptime;
+};
+
+static int walk_one(pid_t pid, int procfd, void *userdata) {
+        struct walk *w = userdata;
+
+        if (w->n == w->cap) {
+                size_t ncap = w->cap ? w->cap * 2 : 256;
+                struct raw *nr = realloc(w->raw, ncap * sizeof *nr);
+                if (!nr)
+                        return -ENOMEM;
+                w->raw = nr;
+                w->cap = ncap;
+        }
+        if (read_raw(procfd, pid, w->uptime, &w->raw[w->n], &w->h))
+                w->n++;
+        return 0;
+}
+
 int proclist_collect(unsigned flags, struct proclist *list) {
-        struct raw *raw = NULL;
-        size_t n = 0, cap = 0;
-        struct holders h = {0};
+        struct walk w = {0};
+        struct raw *raw;
+        pid_t *chain = NULL;
+        size_t n, n_chain = 0;
         char text[128];
-        double uptime = 0;
-        int procfd, r = 0;
+        int procfd, r;
         uid_t me = getuid();
-        DIR *d;
-        struct dirent *de;
 
         *list = (struct proclist){0};
         procfd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (procfd < 0)
                 return -errno;
-        if (read_file_at(procfd, "uptime", text, sizeof text) > 0)
-                uptime = strtod(text, NULL);
-        d = fdopendir(dup(procfd));
-        if (!d) {
-                r = -errno;
-                close(procfd);
-                return r;
-        }
-        while ((de = readdir(d))) {
-                char *end;
-                long pid = strtol(de->d_name, &end, 10);
-
-                if (*end || pid <= 0)
-                        continue;
-                if (n == cap) {
-                        size_t ncap = cap ? cap * 2 : 256;
-                        struct raw *nr = realloc(raw, ncap * sizeof *nr);
-                        if (!nr) {
-                                r = -ENOMEM;
-                                break;
-                        }
-                        raw = nr;
-                        cap = ncap;
-                }
-                if (read_raw(procfd, (pid_t)pid, uptime, &raw[n], &h))
-                        n++;
-        }
-        closedir(d);
+        if (proc_read(procfd, "uptime", text, sizeof text) > 0)
+                w.uptime = strtod(text, NULL);
+        r = proc_for_each_pid(procfd, ".", walk_one, &w);
         close(procfd);
+        raw = w.raw;
+        n = w.n;
         if (r < 0)
                 goto out;
 
         list->entries = calloc(n ? n : 1, sizeof *list->entries);
-        if (!list->entries) {
+        chain = calloc(n + 1, sizeof *chain);
+        if (!list->entries || !chain) {
                 r = -ENOMEM;
                 goto out;
+        }
+        /* Ourselves and our ancestors: a process cannot be moved by its own
+         * descendant. The chain is the same for every entry, so it is found
+         * once (at most n + 1 long: the pids of a snapshot can loop). */
+        for (pid_t p = getpid(); p > 0 && n_chain <= n;) {
+                pid_t next = 0;
+                chain[n_chain++] = p;
+                for (size_t j = 0; j < n; j++)
+                        if (raw[j].e.pid == p)
+                                next = raw[j].e.ppid;
+                p = next;
         }
         for (size_t i = 0; i < n; i++) {
                 struct proclist_entry *e = &raw[i].e;
@@ -352,17 +318,8 @@ int proclist_collect(unsigned flags, struct proclist *list) {
 
                 if (!e->tty[0] || e->state == 'Z' || e->state == 'X')
                         continue;
-                /* Ourselves and our ancestors: a process cannot be moved by
-                 * its own descendant. */
-                for (pid_t p = getpid(); p > 0 && !ancestor;) {
-                        pid_t next = 0;
-                        if (p == e->pid)
-                                ancestor = true;
-                        for (size_t j = 0; j < n; j++)
-                                if (raw[j].e.pid == p)
-                                        next = raw[j].e.ppid;
-                        p = next;
-                }
+                for (size_t k = 0; k < n_chain && !ancestor; k++)
+                        ancestor = chain[k] == e->pid;
                 if (ancestor)
                         continue;
                 e->own = e->uid == me;
@@ -374,7 +331,7 @@ int proclist_collect(unsigned flags, struct proclist *list) {
                             raw[j].e.state != 'Z')
                                 e->has_children = true;
                 if (raw[i].pts_index >= 0) {
-                        e->holder = holder_of(&h, raw[i].pts_index);
+                        e->holder = holder_of(&w.h, raw[i].pts_index);
                         e->orphaned = raw[i].deleted;
                         if (e->orphaned)
                                 e->holder = 0;
@@ -385,9 +342,10 @@ int proclist_collect(unsigned flags, struct proclist *list) {
         }
         qsort(list->entries, list->n, sizeof *list->entries, compare_entries);
 out:
+        free(chain);
         free(raw);
-        free(h.index);
-        free(h.pid);
+        free(w.h.index);
+        free(w.h.pid);
         if (r < 0)
                 proclist_free(list);
         return r;

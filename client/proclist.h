@@ -77,9 +77,5 @@ void proclist_print_table(const struct proclist *list, FILE *f);
 /* One JSON object per line per process. */
 void proclist_print_json(const struct proclist *list, FILE *f);
 
-/* For tests: parse the part of /proc/PID/stat the list needs. Returns 0 or
- * -EINVAL. */
-int proclist_parse_stat(const char *text, char *comm, size_t comm_size, char *state, pid_t *ppid,
-                        pid_t *sid, int *tty_nr, uint64_t *start_ticks);
 /* "/dev/pts/3" etc. for a tty_nr of /proc/PID/stat; "" for 0 or unknown. */
 void proclist_tty_name(int tty_nr, char *buf, size_t size);

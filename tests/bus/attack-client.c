@@ -31,6 +31,8 @@
 #include <systemd/sd-bus.h>
 #include <unistd.h>
 
+#include "test-proc.h"
+
 #define BUS_NAME "org.reptyr.Reptyr1"
 #define BUS_PATH "/org/reptyr/Reptyr1"
 #define POLKIT_NAME "org.freedesktop.PolicyKit1"
@@ -97,36 +99,12 @@ static const sd_bus_vtable agent_vtable[] = {
         SD_BUS_VTABLE_END,
 };
 
-static int start_time_of(pid_t pid, uint64_t *ret) {
-        char path[64], buf[4096], *p;
-        FILE *f;
-        size_t n;
-
-        snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-        f = fopen(path, "re");
-        if (!f)
-                return -errno;
-        n = fread(buf, 1, sizeof(buf) - 1, f);
-        fclose(f);
-        buf[n] = '\0';
-        p = strrchr(buf, ')');
-        if (!p)
-                return -EIO;
-        for (int field = 3; field < 22; field++) {
-                p = strchr(p + 1, ' ');
-                if (!p)
-                        return -EIO;
-        }
-        *ret = strtoull(p + 1, NULL, 10);
-        return 0;
-}
-
 static int register_agent(sd_bus *bus) {
         sd_bus_error error = SD_BUS_ERROR_NULL;
         uint64_t start_time;
         int r;
 
-        r = start_time_of(getpid(), &start_time);
+        r = test_start_time_of(getpid(), &start_time);
         if (r < 0)
                 return r;
         r = sd_bus_add_object_vtable(bus, NULL, AGENT_PATH, AGENT_IFACE, agent_vtable, NULL);

@@ -51,6 +51,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "test-proc.h"
+
 #ifndef TIOCGPTPEER
 #define TIOCGPTPEER _IO('T', 0x41)
 #endif
@@ -153,21 +155,9 @@ static int holder(int argc, char **argv) {
                 close(master);
                 master = fd;
         }
-        child = fork();
+        child = test_spawn_on_pty(master, slave, argv + 5);
         if (child < 0)
                 return perror("attack-prog: fork"), 1;
-        if (child == 0) {
-                setsid();
-                ioctl(slave, TIOCSCTTY, 0);
-                dup2(slave, 0);
-                dup2(slave, 1);
-                dup2(slave, 2);
-                if (slave > 2)
-                        close(slave);
-                close(master);
-                execvp(argv[5], argv + 5);
-                _exit(127);
-        }
         close(slave);
         if (twin) {
                 /* The twin holds the same master; it is the one that will

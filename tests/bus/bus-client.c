@@ -56,6 +56,8 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "test-proc.h"
+
 #define BUS_NAME "org.reptyr.Reptyr1"
 #define BUS_PATH "/org/reptyr/Reptyr1"
 #define POLKIT_NAME "org.freedesktop.PolicyKit1"
@@ -572,31 +574,6 @@ static const sd_bus_vtable agent_vtable[] = {
         SD_BUS_VTABLE_END,
 };
 
-static int start_time_of(pid_t pid, uint64_t *ret) {
-        char path[64], buf[4096], *p;
-        FILE *f;
-        size_t n;
-
-        snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-        f = fopen(path, "re");
-        if (!f)
-                return -errno;
-        n = fread(buf, 1, sizeof(buf) - 1, f);
-        fclose(f);
-        buf[n] = '\0';
-        p = strrchr(buf, ')');
-        if (!p)
-                return -EIO;
-        /* Field 22 of proc(5); after ") " comes field 3. */
-        for (int field = 3; field < 22; field++) {
-                p = strchr(p + 1, ' ');
-                if (!p)
-                        return -EIO;
-        }
-        *ret = strtoull(p + 1, NULL, 10);
-        return 0;
-}
-
 static int run_agent(const struct args *a) {
         sd_bus *bus = NULL;
         sd_bus_error error = SD_BUS_ERROR_NULL;
@@ -607,7 +584,7 @@ static int run_agent(const struct args *a) {
         FILE *f;
         int r;
 
-        r = start_time_of(a->pid, &start_time);
+        r = test_start_time_of(a->pid, &start_time);
         if (r < 0)
                 return fail_errno("reading the start time", r);
         snprintf(path, sizeof(path), "/proc/%d/status", (int)a->pid);

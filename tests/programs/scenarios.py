@@ -223,22 +223,27 @@ def ssh_login(c, t, sshd):
                                      if pt.comm(p) == "bash"), None), "the remote shell"))
 
 
+def ssh_session_taken_over(c, t):
+    """An ssh login in A, taken over with --session into B: the remote
+    shell answers there, and its exit status is reptyrctl's."""
+    s = pt.Sshd(c)
+    s.start()
+    rsh = ssh_login(c, t, s)
+    adopt(c, t, rsh, "--session")
+    t.wait_text("B", r"is now on this terminal", "the session taken over", 10)
+    t.type("B", "echo hi$((40+2))")
+    t.wait_text("B", r"^hi42", "the remote shell answering in B")
+    t.type("B", "exit 5")
+    code = exit_code(t)
+    if code != 5:
+        raise Failure("reptyrctl exited %d, expected the shell's 5" % code)
+
+
 def case_ssh_session(c):
     """An ssh session (sshd holds its master) taken over with --session."""
     if c.mode == "direct":
         # direct: root takes it over.
-        t = setup(c)
-        s = pt.Sshd(c)
-        s.start()
-        rsh = ssh_login(c, t, s)
-        adopt(c, t, rsh, "--session")
-        t.wait_text("B", r"is now on this terminal", "the session taken over", 10)
-        t.type("B", "echo hi$((40+2))")
-        t.wait_text("B", r"^hi42", "the remote shell answering in B")
-        t.type("B", "exit 5")
-        code = exit_code(t)
-        if code != 5:
-            raise Failure("reptyrctl exited %d, expected the shell's 5" % code)
+        ssh_session_taken_over(c, setup(c))
         return
     # helper: the user's own shell, but sshd's monitor is root's: adopt-any,
     # refused without a password; --direct: the kernel's refusal, named.
@@ -269,18 +274,7 @@ def case_ssh_session_root(c):
     """Root takes an ssh session over through the helper (polkit: root)."""
     if c.mode == "direct":
         raise Skip("covered by ssh-session (direct)")
-    t = setup(c, user=False)
-    s = pt.Sshd(c)
-    s.start()
-    rsh = ssh_login(c, t, s)
-    adopt(c, t, rsh, "--session")
-    t.wait_text("B", r"is now on this terminal", "the session taken over", 10)
-    t.type("B", "echo hi$((40+2))")
-    t.wait_text("B", r"^hi42", "the remote shell answering in B")
-    t.type("B", "exit 5")
-    code = exit_code(t)
-    if code != 5:
-        raise Failure("reptyrctl exited %d, expected the shell's 5" % code)
+    ssh_session_taken_over(c, setup(c, user=False))
 
 
 def multiplexer_case(kind):

@@ -26,6 +26,8 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "test-proc.h"
+
 static void say(const char *s) { (void)!write(STDOUT_FILENO, s, strlen(s)); }
 
 int main(int argc, char **argv) {
@@ -45,20 +47,9 @@ int main(int argc, char **argv) {
         slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY);
         if (slave < 0)
                 return perror("holder: TIOCGPTPEER"), 1;
-        child = fork();
+        child = test_spawn_on_pty(master, slave, argv + 1);
         if (child < 0)
                 return perror("holder: fork"), 1;
-        if (child == 0) {
-                setsid();
-                ioctl(slave, TIOCSCTTY, 0);
-                dup2(slave, 0);
-                dup2(slave, 1);
-                dup2(slave, 2);
-                if (slave > 2)
-                        close(slave);
-                execvp(argv[1], argv + 1);
-                _exit(127);
-        }
         close(slave);
         child_fd = (int)syscall(SYS_pidfd_open, child, 0);
         if (child_fd < 0)

@@ -320,6 +320,17 @@ static const struct arch_personality *require_personality(const char *name) {
         return p;
 }
 
+/* p must be the personality `name` where this build can adopt such a task,
+ * and NULL where it cannot. */
+static void assert_personality_where_adoptable(const struct arch_personality *p, const char *name) {
+        if (personality_named(name)) {
+                assert_non_null(p);
+                assert_string_equal(p->name, name);
+        } else {
+                assert_null(p);
+        }
+}
+
 /* ---- personality detection ---- */
 
 static void native_personality_matches_this_build(void **state) {
@@ -337,18 +348,8 @@ static void native_regset_size_is_the_native_personality(void **state) {
 }
 
 static void compat_regset_sizes_are_known_where_adoptable(void **state) {
-        const struct arch_personality *p;
-
-        p = arch_personality_from_regset_size(68);
-        if (personality_named("i386"))
-                assert_string_equal(p->name, "i386");
-        else
-                assert_null(p);
-        p = arch_personality_from_regset_size(72);
-        if (personality_named("arm"))
-                assert_string_equal(p->name, "arm");
-        else
-                assert_null(p);
+        assert_personality_where_adoptable(arch_personality_from_regset_size(68), "i386");
+        assert_personality_where_adoptable(arch_personality_from_regset_size(72), "arm");
 }
 
 static void regset_of_other_sizes_is_unknown(void **state) {
@@ -394,41 +395,27 @@ static void make_ehdr32(Elf32_Ehdr *h, uint16_t machine) {
 
 static void elf64_x86_64_is_x86_64_where_adoptable(void **state) {
         Elf64_Ehdr h;
-        const struct arch_personality *p;
 
+        /* An i386 build cannot trace a 64-bit task: it refuses it early. */
         make_ehdr64(&h, EM_X86_64);
-        p = arch_personality_from_elf((const unsigned char *)&h, sizeof(h));
-        if (personality_named("x86_64")) {
-                assert_non_null(p);
-                assert_string_equal(p->name, "x86_64");
-        } else {
-                /* An i386 build cannot trace a 64-bit task: refuse it early. */
-                assert_null(p);
-        }
+        assert_personality_where_adoptable(
+                arch_personality_from_elf((const unsigned char *)&h, sizeof(h)), "x86_64");
+}
+
+static void assert_elf32_where_adoptable(uint16_t machine, const char *name) {
+        Elf32_Ehdr h;
+
+        make_ehdr32(&h, machine);
+        assert_personality_where_adoptable(
+                arch_personality_from_elf((const unsigned char *)&h, sizeof(h)), name);
 }
 
 static void elf32_i386_is_i386_where_adoptable(void **state) {
-        Elf32_Ehdr h;
-        const struct arch_personality *p;
-
-        make_ehdr32(&h, EM_386);
-        p = arch_personality_from_elf((const unsigned char *)&h, sizeof(h));
-        if (personality_named("i386"))
-                assert_string_equal(p->name, "i386");
-        else
-                assert_null(p);
+        assert_elf32_where_adoptable(EM_386, "i386");
 }
 
 static void elf32_arm_is_arm_where_adoptable(void **state) {
-        Elf32_Ehdr h;
-        const struct arch_personality *p;
-
-        make_ehdr32(&h, EM_ARM);
-        p = arch_personality_from_elf((const unsigned char *)&h, sizeof(h));
-        if (personality_named("arm"))
-                assert_string_equal(p->name, "arm");
-        else
-                assert_null(p);
+        assert_elf32_where_adoptable(EM_ARM, "arm");
 }
 
 static void elf_needs_only_the_first_20_bytes(void **state) {
