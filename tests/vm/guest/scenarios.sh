@@ -96,11 +96,15 @@ rc_of() { screen "$1" | sed -n "s/^RC-$2=\([0-9]*\)$/\1/p" | tail -n 1; }
 # service: no login session, not a descendant of alice's shells. Prints its pid.
 # Its parent is a `sleep` that never reaps it, as a script's background job
 # (in a session of its own, on the pane's terminal): its exit status must
-# then come from its zombie, on this 6.1 kernel too.
+# then come from its zombie, on this 6.1 kernel too. The sleep ignores
+# SIGHUP: once the victim is adopted nothing holds the pane's terminal,
+# tmux closes the pane and the kernel hangs up its session; a sleep killed
+# then would leave the victim to systemd, which reaps it the moment it
+# exits, and its status would be readable only in a race with that reaping.
 start_victim() {
         local user=$1 name=$2 pane pid
         runuser -u "$user" -- tmux -L "$name" new-session -d -s "$name" -x 100 -y 30 \
-                "exec sh -c 'exec 3<&0; setsid \"\$0\" read <&3 3<&- & exec sleep 2147483647 </dev/null >/dev/null 2>&1 3<&-' $VICTIM"
+                "exec sh -c 'exec 3<&0; setsid \"\$0\" read <&3 3<&- & trap \"\" HUP; exec sleep 2147483647 </dev/null >/dev/null 2>&1 3<&-' $VICTIM"
         for _ in $(seq 100); do
                 pane=$(runuser -u "$user" -- tmux -L "$name" display -p -t "$name" '#{pane_pid}' 2>/dev/null)
                 pid=$([[ -n $pane ]] && pgrep -P "$pane" | head -n 1)
