@@ -185,7 +185,38 @@ static void call_both(sd_bus *bus, const char *what, int fd) {
         sd_bus_error_free(&e);
         reply = NULL;
         r = sd_bus_call_method(bus, BUS_NAME, BUS_PATH, BUS_NAME, "Inspect", &e, &reply, "h", fd);
-        print_answer(what, "Inspect", r, &e);
+        if (r >= 0) {
+                /* What it told us: polkit's answer, and whether it showed
+                 * what adoption would touch. */
+                const char *key, *authorized = "?", *exe = "", *tty = "";
+                int k = sd_bus_message_enter_container(reply, 'a', "{sv}");
+                while (k >= 0 && (k = sd_bus_message_enter_container(reply, 'e', "sv")) > 0) {
+                        const char **dst = NULL;
+                        k = sd_bus_message_read(reply, "s", &key);
+                        if (k >= 0 && strcmp(key, "authorized") == 0)
+                                dst = &authorized;
+                        else if (k >= 0 && strcmp(key, "exe") == 0)
+                                dst = &exe;
+                        else if (k >= 0 && strcmp(key, "tty") == 0)
+                                dst = &tty;
+                        if (k >= 0)
+                                k = dst ? sd_bus_message_read(reply, "v", "s", dst)
+                                        : sd_bus_message_skip(reply, "v");
+                        if (k >= 0)
+                                k = sd_bus_message_exit_container(reply);
+                }
+                printf("{\"what\":");
+                json_string(what);
+                printf(",\"call\":\"Inspect\",\"ok\":true,\"authorized\":");
+                json_string(authorized);
+                printf(",\"exe\":");
+                json_string(exe);
+                printf(",\"tty\":");
+                json_string(tty);
+                printf("}\n");
+                fflush(stdout);
+        } else
+                print_answer(what, "Inspect", r, &e);
         sd_bus_message_unref(reply);
         sd_bus_error_free(&e);
 }
