@@ -98,11 +98,26 @@ static int on_guard_target_exit(sd_event_source *s, int fd, uint32_t revents, vo
         return 0;
 }
 
+static unsigned guards_of(const struct manager *m, uid_t uid) {
+        unsigned n = 0;
+
+        for (const struct hangup_guard *h = m->guards; h; h = h->next)
+                n += h->caller_uid == uid;
+        return n;
+}
+
 void guard_start(struct request *req, const struct engine_result *res) {
         struct manager *m = req->manager;
         struct hangup_guard *h;
         int r = 0;
 
+        /* Bounded (see GUARDS_MAX): the job is adopted all the same. */
+        if (m->n_guards >= GUARDS_MAX || guards_of(m, req->caller.uid) >= GUARDS_PER_USER_MAX) {
+                log_line("hangup guard: %d (%s): too many adopted jobs are guarded already (%u, "
+                         "at most %d per user); it keeps ignoring SIGHUP",
+                         (int)req->target.pid, req->target.comm, m->n_guards, GUARDS_PER_USER_MAX);
+                return;
+        }
         h = calloc(1, sizeof(*h));
         if (!h || (h->pidfd = fcntl(req->pidfd, F_DUPFD_CLOEXEC, 3)) < 0) {
                 free(h);
@@ -111,6 +126,7 @@ void guard_start(struct request *req, const struct engine_result *res) {
                 return;
         }
         h->manager = m;
+        h->caller_uid = req->caller.uid;
         h->pid = req->target.pid;
         snprintf(h->comm, sizeof(h->comm), "%s", req->target.comm);
         h->g = res->hangup;

@@ -34,6 +34,15 @@
 
 #define REQUESTS_MAX 112
 #define REQUESTS_PER_USER_MAX 32
+/* Hangup guards outlive their request (as long as the old shell runs), so
+ * the request limits do not bound them: a user with a long-lived shell
+ * could otherwise adopt jobs one after the other until the guards' pidfds
+ * (two or three each) take every fd reptyrd may open, and nobody else is
+ * served. Beyond these, an adopted job just keeps ignoring SIGHUP, as on
+ * any other failure to guard it. At most 3 * GUARDS_MAX fds, which with
+ * the requests' stays well below a service's default 1024. */
+#define GUARDS_MAX 192
+#define GUARDS_PER_USER_MAX 64
 #define USEC_PER_SEC UINT64_C(1000000)
 /* A person typing a password, or polkit alone. */
 #define POLKIT_INTERACTIVE_TIMEOUT_USEC (120 * USEC_PER_SEC)
@@ -115,7 +124,8 @@ struct request {
 struct hangup_guard {
         struct manager *manager;
         struct hangup_guard *prev, *next;
-        int pidfd; /* the adopted target */
+        uid_t caller_uid; /* who adopted it: counts against their limit */
+        int pidfd;        /* the adopted target */
         pid_t pid;
         char comm[64];
         struct engine_hangup_guard g;

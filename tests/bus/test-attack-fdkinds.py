@@ -1,0 +1,117 @@
+# SPDX-License-Identifier: MIT
+"""Attack: hand reptyrd fds that are not a pidfd of a live process of the
+caller's own.
+
+nobody calls Adopt (dry run) and Inspect with a pipe, a socket, /dev/null,
+a memfd (whose contents read like a pidfd's fdinfo), an eventfd, an O_PATH
+fd of /proc/self, pidfds of a reaped and of a zombie child, and pidfds of
+pid 1, of dbus-daemon, of polkitd and of reptyrd itself (attack2-client
+fdkinds), with the shipped rules and Yama 0. Required:
+
+- an fd that is not a pidfd: org.reptyr.Reptyr1.Error.InvalidArgs, saying
+  so, for both calls;
+- a pidfd of a process that is gone (reaped or zombie): NoSuchProcess or
+  TargetGone, for both calls;
+- pid 1: NoSuchProcess (it is never adopted), for both calls;
+- root's daemons (dbus-daemon, polkitd, reptyrd itself): Adopt refused
+  (AccessDenied or InteractiveAuthorizationRequired, never a master), and
+  Inspect answers "authorized" "no" or "challenge" and shows no exe or tty;
+- reptyrd is still there afterwards and has no more fds than before.
+"""
+
+import os
+import sys
+
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import attack  # noqa: E402
+import bustest  # noqa: E402
+import rig  # noqa: E402
+from attack import ACCESS_DENIED, ERR, INTERACTIVE  # noqa: E402
+from testlib import Failure, Skip, expect  # noqa: E402
+
+ap = attack.arg_parser(__doc__)
+ap.add_argument("--attack2-client", help="tests/bus/attack2-client (built)")
+args = ap.parse_args()
+
+NOT_PIDFDS = ("pipe", "socket", "/dev/null", "memfd", "eventfd", "O_PATH /proc/self")
+GONE = ("pidfd of a reaped child", "pidfd of a zombie child")
+ROOTS = ("pid1", "dbus-daemon", "polkitd", "reptyrd")
+
+
+def fd_count(pid):
+    return len(os.listdir("/proc/%d/fd" % pid))
+
+
+def check_fdkinds(env):
+    env.rig.busctl("get-property", rig.BUS_NAME, rig.BUS_PATH, rig.BUS_NAME, "Version",
+                   check=True)
+    helper = env.rig.helper_pid()
+    expect(helper, "no helper running after a round trip")
+    fds0 = fd_count(helper)
+    pids = "pid1=1 dbus-daemon=%d polkitd=%d reptyrd=%d" % (env.rig.bus.pid,
+                                                           env.rig.polkitd.pid, helper)
+    r = env.rig.run([env.attack2_client, "fdkinds"], user="nobody", timeout=60,
+                    env=env.rig.env(ATTACK2_PIDS=pids))
+    out = r.stdout + r.stderr
+    print(out.strip())
+    env.w.log("attack2-client fdkinds: exit %d\n%s" % (r.returncode, out.strip()))
+    answers = {(d.get("what"), d.get("call")): d for d in attack.json_lines_text(out)}
+    problems = []
+
+    def answer(what, call):
+        d = answers.get((what, call))
+        if d is None:
+            problems.append("%s with %s: no answer" % (call, what))
+        return d
+
+    for what in NOT_PIDFDS + GONE:
+        want = [ERR + "InvalidArgs"] if what in NOT_PIDFDS else [ERR + "NoSuchProcess",
+                                                                 ERR + "TargetGone"]
+        for call in ("Adopt", "Inspect"):
+            d = answer(what, call)
+            if d and (d.get("ok") or d.get("error") not in want):
+                problems.append("%s with %s: %s, expected %s" % (call, what, d, " or ".join(want)))
+    # pid 1 is refused before anything else, whoever asks.
+    for call in ("Adopt", "Inspect"):
+        d = answer("pid1", call)
+        if d and (d.get("ok") or d.get("error") != ERR + "NoSuchProcess"):
+            problems.append("%s of pid 1: %s, expected NoSuchProcess" % (call, d))
+    for what in ROOTS[1:]:
+        d = answer(what, "Adopt")
+        if d and (d.get("ok") or d.get("error") not in (ACCESS_DENIED, INTERACTIVE)):
+            problems.append("Adopt of %s: %s, expected AccessDenied" % (what, d))
+        d = answer(what, "Inspect")
+        if d and not d.get("ok"):
+            problems.append("Inspect of %s failed: %s" % (what, d))
+        elif d and (d.get("authorized") not in ("no", "challenge") or d.get("exe") or
+                    d.get("tty")):
+            problems.append("Inspect of %s tells nobody too much: %s" % (what, d))
+    now = env.rig.helper_pid()
+    if now != helper:
+        problems.append("reptyrd %d is gone (now %s)" % (helper, now))
+    elif fd_count(helper) > fds0:
+        problems.append("reptyrd has %d fds, %d before" % (fd_count(helper), fds0))
+    if problems:
+        raise Failure("; ".join(problems) + "\n" + env.log_text()[-3000:])
+
+
+class Env(attack.AttackEnv):
+    def __enter__(self):
+        if not args.attack2_client:
+            raise Skip("--attack2-client not given")
+        super().__enter__()
+        try:
+            (self.attack2_client,) = self.w.private_copy(args.attack2_client)
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
+        return self
+
+
+def setup():
+    return Env(args, dict(rules=bustest.shipped_rules(args), ptrace_scope="0"))
+
+
+bustest.run_checks([("fds that are not pidfds, pidfds of gone processes and of root's "
+                     "daemons: clear errors, nothing adopted or shown", check_fdkinds)], setup)
