@@ -40,7 +40,8 @@
  * (two or three each) take every fd reptyrd may open, and nobody else is
  * served. Beyond these, an adopted job just keeps ignoring SIGHUP, as on
  * any other failure to guard it. At most 3 * GUARDS_MAX fds, which with
- * the requests' stays well below a service's default 1024. */
+ * the requests' (each holds its call and the fds attached to it) stays
+ * well below the unit's LimitNOFILE. */
 #define GUARDS_MAX 192
 #define GUARDS_PER_USER_MAX 64
 #define USEC_PER_SEC UINT64_C(1000000)
