@@ -49,7 +49,10 @@
  *    running (it has sent itself its SIGTSTP and waits)? Either means the
  *    program is suspending itself: we make sure with SIGSTOP, relay what
  *    it wrote, and suspend ourselves; fg continues it, and it redraws on
- *    its own. The program's output is not taken as a sign (its
+ *    its own. Stopped by us before its own stop signal went out, it sends
+ *    that signal after fg and stops again (and the signal throws away our
+ *    SIGCONT if still pending), so for three seconds after such an fg a
+ *    stopped program is continued again. The program's output is not taken as a sign (its
  *    leaving the alternate screen, say): an adopted ssh or tmux client
  *    passes on a remote program's, and must not be stopped for it. In the
  *    steady state the loop sleeps in poll() with no timeout.
@@ -127,6 +130,8 @@ struct relay {
         bool winch_on_resume;  /* and tell it to redraw */
         bool job_control;      /* emulate ^Z/fg (process mode) */
         bool watching;         /* a self-suspend may be under way: see the top */
+        bool watch_after_fg;   /* ... or one we stopped early may still end in its own stop */
+        bool early_stop;       /* we stopped a self-suspending program before it did */
         unsigned watch_looks;
         struct timespec watch_end;
         struct buffer to_master;
@@ -266,6 +271,8 @@ static void stop_self(void) {
         (void)sigprocmask(SIG_BLOCK, &tstp, NULL);
 }
 
+static void watch_start(struct relay *r, bool after_fg);
+
 static int relay_resume(struct relay *r) {
         int k;
 
@@ -295,6 +302,9 @@ static int relay_resume(struct relay *r) {
                         signal_adopted_foreground(r, SIGWINCH);
                 r->target_suspended = false;
         }
+        if (r->early_stop)
+                watch_start(r, true);
+        r->early_stop = false;
         return 0;
 }
 
@@ -303,7 +313,7 @@ static int flush_output(struct relay *r);
 /* Job control emulation: stop the adopted job (unless it suspended itself),
  * put on our terminal what it wrote up to then (a program leaving its
  * screen), give the terminal back and stop like any job would. */
-static int relay_suspend(struct relay *r, bool stop_target) {
+static int relay_suspend(struct relay *r, bool stop_target, bool early) {
         int k;
 
         if (stop_target)
@@ -311,6 +321,7 @@ static int relay_suspend(struct relay *r, bool stop_target) {
         r->target_suspended = true;
         r->winch_on_resume = stop_target;
         r->watching = false;
+        r->early_stop = early;
         k = flush_output(r);
         if (k < 0)
                 return k;
@@ -344,7 +355,7 @@ static int handle_signals(struct relay *r) {
                                 forward_window_size(r);
                                 break;
                         case SIGTSTP:
-                                k = relay_suspend(r, true);
+                                k = relay_suspend(r, true, false);
                                 break;
                         default:
                                 die_by_signal(r, (int)si[i].ssi_signo);
@@ -390,7 +401,7 @@ static int buffer_flush(struct buffer *b, int fd) {
         return 0;
 }
 
-static void watch_start(struct relay *r) {
+static void watch_start(struct relay *r, bool after_fg) {
         clock_gettime(CLOCK_MONOTONIC, &r->watch_end);
         r->watch_end.tv_sec += SUSPEND_WATCH_MS / 1000;
         r->watch_end.tv_nsec += (SUSPEND_WATCH_MS % 1000) * 1000000L;
@@ -400,6 +411,7 @@ static void watch_start(struct relay *r) {
         }
         r->watch_looks = 0;
         r->watching = true;
+        r->watch_after_fg = after_fg;
 }
 
 /* Look for the adopted terminal's suspend character in what was typed.
@@ -420,7 +432,7 @@ static void find_suspend_char(struct relay *r) {
         if (!p)
                 return;
         if (!(t.c_lflag & ISIG)) {
-                watch_start(r);
+                watch_start(r, false);
                 return;
         }
         b->stop = (size_t)(p - b->data);
@@ -441,7 +453,7 @@ static int pump_to_master(struct relay *r) {
                  * Whatever was typed after it goes to the job once it is
                  * continued. */
                 b->off++;
-                k = relay_suspend(r, true);
+                k = relay_suspend(r, true, false);
                 if (k < 0)
                         return k;
                 find_suspend_char(r);
@@ -629,6 +641,15 @@ static int watch_look(struct relay *r) {
         r->watch_looks++;
         state = target_state(r);
         stopped = state == 'T';
+        /* After fg: a program we stopped in the middle of suspending
+         * itself carries on from there once continued, and may still send
+         * its own stop signal, which also throws away our SIGCONT if that
+         * is still pending. The user has said fg: continue it again. */
+        if (r->watch_after_fg) {
+                if (stopped)
+                        signal_adopted_foreground(r, SIGCONT);
+                return 0;
+        }
         giving_back = tcgetattr(r->master_fd, &t) == 0 && (t.c_lflag & ISIG);
         if (!stopped && !giving_back)
                 return 0;
@@ -643,7 +664,7 @@ static int watch_look(struct relay *r) {
         if (!stopped)
                 signal_adopted_foreground(r, SIGSTOP);
         r->watching = false;
-        return relay_suspend(r, false);
+        return relay_suspend(r, false, !stopped);
 }
 
 /* The terminal hung up: if that is the target exiting, its status is

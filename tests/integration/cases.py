@@ -1140,7 +1140,7 @@ def suspend_self(c, how):
     """A program with ISIG off that suspends itself on ^Z, as vim (SIGTSTP,
     which the kernel drops for the adopted, orphaned group) or nano -z
     (SIGSTOP) do: reptyrctl must stop with it, and fg continue both."""
-    margs = ("stop",) if how == "sigstop" else ()
+    margs = {"sigstop": ("stop",), "sigstop-late": ("stop-late",)}.get(how, ())
     v, C, shell = adopt_under_shell(c, "tstp-self", *margs)
     mark = C.mark()
     c.w.send(C, "hello\r")
@@ -1161,6 +1161,11 @@ def suspend_self(c, how):
 
 case("suspend-self-sigtstp", per_personality=False)(lambda c: suspend_self(c, "sigtstp"))
 case("suspend-self-sigstop", per_personality=False)(lambda c: suspend_self(c, "sigstop"))
+# Its stop comes 300 ms after it gave the modes back, asleep in between: the
+# relay stops it first, and after fg its own SIGSTOP stops it again (and
+# throws away the relay's SIGCONT); the relay must continue it once more.
+case("suspend-self-sigstop-late", per_personality=False)(
+    lambda c: suspend_self(c, "sigstop-late"))
 
 
 @case("suspend-no-stray-echo", per_personality=False)

@@ -546,11 +546,15 @@ static int wait_outlive_hangup(struct victim *v) {
  * kill(0, SIGSTOP), as nano does), waits for its SIGCONT (vim waits a few
  * ms, this one up to 10 s so that a test does not race it), then makes the
  * terminal raw again and says "RESUMED" (or "RESUMED without SIGCONT").
+ * With "stop-late": SIGSTOP as with "stop", sent 300 ms after the modes
+ * were given back, asleep in between, as a program flushing its screen
+ * to a slow terminal would.
  * Other bytes make lines as in every mode; it reads them itself, one read()
  * per wait_input call. */
 static void feed(struct victim *v, const char *buf, size_t n);
 static struct termios tstp_cooked;
 static int tstp_signal = SIGTSTP;
+static bool tstp_late;
 
 static int tstp_make_raw(void) {
         struct termios t = tstp_cooked;
@@ -563,9 +567,10 @@ static int tstp_make_raw(void) {
 }
 
 static int setup_tstp_self(struct victim *v, int argc, char **argv) {
-        if (argc > 2 && strcmp(argv[2], "stop") == 0)
+        if (argc > 2 && (strcmp(argv[2], "stop") == 0 || strcmp(argv[2], "stop-late") == 0)) {
                 tstp_signal = SIGSTOP;
-        else if (argc > 2)
+                tstp_late = strcmp(argv[2], "stop-late") == 0;
+        } else if (argc > 2)
                 return -EINVAL;
         if (tcgetattr(STDIN_FILENO, &tstp_cooked) < 0)
                 return -errno;
@@ -600,6 +605,11 @@ static int wait_tstp_self(struct victim *v) {
                 sigprocmask(SIG_BLOCK, &cont, &old);
                 (void)tcsetattr(STDIN_FILENO, TCSANOW, &tstp_cooked);
                 say("SUSPENDING");
+                if (tstp_late) {
+                        struct timespec late = {.tv_nsec = 300 * 1000 * 1000};
+                        while (nanosleep(&late, &late) < 0 && errno == EINTR)
+                                ;
+                }
                 kill(0, tstp_signal);
                 do
                         got = sigtimedwait(&cont, NULL, &wait);
@@ -706,7 +716,7 @@ static const struct mode modes[] = {
          .setup = setup_outlive_hangup,
          .wait_input = wait_outlive_hangup},
         {.name = "tstp-self",
-         .usage = "[stop]",
+         .usage = "[stop|stop-late]",
          .setup = setup_tstp_self,
          .wait_input = wait_tstp_self},
         {.name = "fullscreen",
