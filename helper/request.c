@@ -32,8 +32,10 @@
 static unsigned requests_of(const struct manager *m, uid_t uid) {
         unsigned n = 0;
 
+        /* Not those still waiting to hear who calls: their uid is not
+         * known yet (0 until then, which would count against root). */
         for (const struct request *req = m->requests; req; req = req->next)
-                n += req->caller.uid == uid;
+                n += req->stage != STAGE_IDENTIFY && req->caller.uid == uid;
         return n;
 }
 
@@ -622,6 +624,7 @@ static int on_identity(sd_bus_message *reply, void *userdata, sd_bus_error *ret_
                              "reptyrd cannot tell who is calling (%s); refusing", strerror(-r));
                 return 0;
         }
+        req->stage = STAGE_DECIDE; /* counts from here on */
         if (requests_of(m, req->caller.uid) > REQUESTS_PER_USER_MAX) {
                 request_fail(req, SD_BUS_ERROR_LIMITS_EXCEEDED,
                              "you have %u requests to reptyrd in flight already (at most %d per "
