@@ -31,7 +31,6 @@ import time
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import bustest  # noqa: E402
-import harness  # noqa: E402
 import rig  # noqa: E402
 from testlib import Failure, Skip, expect  # noqa: E402
 
