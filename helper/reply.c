@@ -71,7 +71,8 @@ void request_free(struct request *req) {
         m->n_requests--;
         request_stop_worker(req);
         sd_bus_slot_unref(req->polkit_slot);
-        sd_bus_track_unref(req->track);
+        sd_bus_slot_unref(req->gone_slot);
+        sd_bus_slot_unref(req->identity_slot);
         sd_bus_message_unref(req->call);
         if (req->pidfd >= 0)
                 close(req->pidfd);

@@ -81,7 +81,8 @@ struct manager {
 enum request_kind { REQUEST_ADOPT, REQUEST_INSPECT };
 
 enum request_stage {
-        STAGE_DECIDE, /* a probe worker looks for the terminal's holders */
+        STAGE_IDENTIFY, /* the bus is asked who calls */
+        STAGE_DECIDE,   /* a probe worker looks for the terminal's holders */
         STAGE_POLKIT,
         STAGE_WORK, /* the adopting (or inspecting) worker runs */
 };
@@ -92,12 +93,17 @@ struct request {
         enum request_kind kind;
         enum request_stage stage;
         sd_bus_message *call;
-        sd_bus_track *track; /* is the caller still connected? */
+        /* NameOwnerChanged of the caller (is it still connected?), and
+         * the bus's answer to who it is. */
+        sd_bus_slot *gone_slot, *identity_slot;
         bool caller_gone;
         bool timed_out; /* its worker was killed past the deadline */
 
         sd_bus_slot *polkit_slot;
         char polkit_cancel_id[48];
+        /* Which request this is (m->n_started when it began): names its
+         * polkit check, which is asked later, after other requests began. */
+        unsigned long long serial;
 
         struct engine_worker worker;
         sd_event_source *worker_source, *deadline;

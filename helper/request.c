@@ -32,8 +32,10 @@
 static unsigned requests_of(const struct manager *m, uid_t uid) {
         unsigned n = 0;
 
+        /* Not those still waiting to hear who calls: their uid is not
+         * known yet (0 until then, which would count against root). */
         for (const struct request *req = m->requests; req; req = req->next)
-                n += req->caller.uid == uid;
+                n += req->stage != STAGE_IDENTIFY && req->caller.uid == uid;
         return n;
 }
 
@@ -57,7 +59,7 @@ static struct request *request_new(struct manager *m, sd_bus_message *call, enum
                 req->next->prev = req;
         m->requests = req;
         m->n_requests++;
-        m->n_started++;
+        req->serial = ++m->n_started;
         return req;
 }
 
@@ -237,7 +239,7 @@ static int ask_polkit(struct request *req) {
         else
                 snprintf(scope, sizeof(scope), "%d", req->ptrace_scope);
         snprintf(req->polkit_cancel_id, sizeof(req->polkit_cancel_id), "reptyrd-%d-%llu",
-                 (int)getpid(), req->manager->n_started);
+                 (int)getpid(), req->serial);
 
         r = sd_bus_message_new_method_call(req->manager->bus, &q, "org.freedesktop.PolicyKit1",
                                            "/org/freedesktop/PolicyKit1/Authority",
@@ -395,7 +397,7 @@ static void adopt_done(struct request *req, struct engine_outcome *o) {
         /* Adopted. A caller that went away after the point of no return
          * cannot take the terminal: closing the master hangs it up, as
          * closing a terminal window would. */
-        if (req->caller_gone || sd_bus_track_count(req->track) == 0) {
+        if (req->caller_gone) {
                 log_outcome(req, "adopted, but the caller went away",
                             "its new terminal was hung up");
                 if (o->res.hangup.armed)
@@ -459,11 +461,10 @@ static int on_worker_exit(sd_event_source *s, int fd, uint32_t revents, void *us
 
 /* ---- the caller going away ---- */
 
-static int on_caller_gone(sd_bus_track *t, void *userdata) {
-        struct request *req = userdata;
-
+static void caller_gone(struct request *req) {
         req->caller_gone = true;
         switch (req->stage) {
+        case STAGE_IDENTIFY:
         case STAGE_DECIDE:
                 log_outcome(req, "abandoned", "the caller disconnected; nothing was touched");
                 request_free(req);
@@ -481,8 +482,39 @@ static int on_caller_gone(sd_bus_track *t, void *userdata) {
                 engine_worker_cancel(&req->worker);
                 break;
         }
-        /* Handled: not to be called again for this (now empty) track. */
+}
+
+/* NameOwnerChanged for the caller's unique name: it disconnected. */
+static int on_name_owner_changed(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
+        struct request *req = userdata;
+        const char *name, *old_owner, *new_owner;
+
+        if (req->caller_gone || sd_bus_message_read(m, "sss", &name, &old_owner, &new_owner) < 0 ||
+            new_owner[0])
+                return 0;
+        caller_gone(req);
         return 1;
+}
+
+/* The bus's answer to our AddMatch. Without the match we would not hear
+ * of the caller leaving: fail closed, as if it had (but it gets an
+ * answer). */
+static int on_watch_installed(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
+        struct request *req = userdata;
+        const sd_bus_error *e = sd_bus_message_get_error(m);
+
+        if (!e || req->caller_gone)
+                return 0;
+        log_outcome(req, "cannot watch the caller", e->message);
+        if (req->stage == STAGE_WORK) {
+                engine_worker_cancel(&req->worker);
+                return 0;
+        }
+        request_cancel(req);
+        request_fail(req, ERROR_PREFIX "Failed",
+                     "reptyrd cannot watch your connection (%s); nothing was touched; try again",
+                     e->name);
+        return 0;
 }
 
 /* ---- a new request: who calls, which process, then the decide stage ---- */
@@ -490,21 +522,15 @@ static int on_caller_gone(sd_bus_track *t, void *userdata) {
 /* Who is calling, from the bus alone: the uid and groups dbus-daemon
  * recorded when the caller connected (SO_PEERCRED, SO_PEERGROUPS), never
  * anything read from /proc later. sd-bus fills groups in from /proc
- * ("augmented"), so we ask the bus driver ourselves. */
-static int caller_identity(struct manager *m, sd_bus_message *call, struct request *req) {
-        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-        const char *sender = sd_bus_message_get_sender(call), *key;
+ * ("augmented"), so we ask the bus driver ourselves: this parses its
+ * answer to GetConnectionCredentials. */
+static int caller_identity(sd_bus_message *reply, struct request *req) {
+        const char *key;
         bool have_uid = false;
         int r;
 
-        if (!sender)
-                return -EBADMSG;
-        r = sd_bus_call_method(m->bus, "org.freedesktop.DBus", "/org/freedesktop/DBus",
-                               "org.freedesktop.DBus", "GetConnectionCredentials", &error, &reply,
-                               "s", sender);
-        if (r < 0)
-                return r;
+        if (sd_bus_message_is_method_error(reply, NULL))
+                return -sd_bus_message_get_errno(reply) ?: -EPERM;
         r = sd_bus_message_enter_container(reply, 'a', "{sv}");
         while (r >= 0 && (r = sd_bus_message_enter_container(reply, 'e', "sv")) > 0) {
                 r = sd_bus_message_read(reply, "s", &key);
@@ -577,13 +603,76 @@ static int refuse_thread_pidfd(int pidfd, sd_bus_error *error) {
         return 0;
 }
 
-/* Everything before any other process is looked at: limits, options, who
- * calls, which process. Takes ownership of pidfd. Returns 1 when the
- * request lives on (a reply comes later), or an error for the caller. */
+/* The bus driver's answer: who is calling. Then the per-user limit, which
+ * process, which action, and the decide stage. */
+static int on_identity(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
+        struct request *req = userdata;
+        struct manager *m = req->manager;
+        struct engine_error err;
+        int r;
+
+        req->identity_slot = sd_bus_slot_unref(req->identity_slot);
+        /* Gone before the bus could say who it was: nobody to answer. */
+        if (sd_bus_message_is_method_error(reply, SD_BUS_ERROR_NAME_HAS_NO_OWNER)) {
+                caller_gone(req);
+                return 0;
+        }
+        /* Fail closed: a caller we cannot identify gets nothing. */
+        r = caller_identity(reply, req);
+        if (r < 0) {
+                request_fail(req, SD_BUS_ERROR_ACCESS_DENIED,
+                             "reptyrd cannot tell who is calling (%s); refusing", strerror(-r));
+                return 0;
+        }
+        req->stage = STAGE_DECIDE; /* counts from here on */
+        if (requests_of(m, req->caller.uid) > REQUESTS_PER_USER_MAX) {
+                request_fail(req, SD_BUS_ERROR_LIMITS_EXCEEDED,
+                             "you have %u requests to reptyrd in flight already (at most %d per "
+                             "user); wait for them to finish",
+                             requests_of(m, req->caller.uid) - 1, REQUESTS_PER_USER_MAX);
+                return 0;
+        }
+        if (engine_identify(req->pidfd, &req->target, &err) < 0) {
+                request_fail_engine(req, &err);
+                return 0;
+        }
+        req->ptrace_scope = permission_read_ptrace_scope(m->ptrace_scope_path);
+        if (req->ptrace_scope < PTRACE_SCOPE_ABSENT) {
+                request_fail(req, SD_BUS_ERROR_ACCESS_DENIED, "reptyrd cannot read %s; refusing",
+                             m->ptrace_scope_path);
+                return 0;
+        }
+        permission_decide(&req->caller, req->ptrace_scope, &req->target, &req->decision);
+
+        if (req->opts.mode == ENGINE_MODE_SESSION && req->decision.action != PERMISSION_REFUSE) {
+                /* Who holds the terminal is read from other processes' fds:
+                 * in a worker, like everything that may block. */
+                req->stage = STAGE_DECIDE;
+                r = request_start_worker(req, ENGINE_JOB_PROBE, PROBE_TIMEOUT_USEC);
+                if (r < 0)
+                        request_fail(req, ERROR_PREFIX "Failed", "cannot start a worker: %s",
+                                     strerror(-r));
+        } else
+                request_ask(req);
+        return 0;
+}
+
+/* Everything that needs nothing but the message: limits, options, the
+ * pidfd. Takes ownership of pidfd. Returns 1 when the request lives on (a
+ * reply comes later), or an error for the caller.
+ *
+ * Nothing here waits for the bus: a synchronous call (who is calling?)
+ * would leave every other incoming call, with the fds it carries (up to
+ * 16 each), piling up in sd-bus's read queue until the answer came; and
+ * the bus drops its answers to us while its queue towards us is full
+ * (64 fds: four such calls), so the wait lasted the whole call timeout and
+ * the pile grew until recvmsg() hit RLIMIT_NOFILE, which made sd-bus drop
+ * the connection and, with it, every other user's request in flight. */
 int request_start(sd_bus_message *call, struct manager *m, enum request_kind kind, int pidfd,
                   bool with_options, sd_bus_error *error) {
         _cleanup_(request_freep) struct request *req = NULL;
-        struct engine_error err;
+        const char *sender = sd_bus_message_get_sender(call);
+        char match[512];
         int r;
 
         req = request_new(m, call, kind, pidfd);
@@ -594,22 +683,14 @@ int request_start(sd_bus_message *call, struct manager *m, enum request_kind kin
         if (m->stopping)
                 return sd_bus_error_setf(error, ERROR_PREFIX "Busy",
                                          "reptyrd is shutting down; try again in a moment");
-        /* Fail closed: a caller we cannot identify gets nothing. */
-        r = caller_identity(m, call, req);
-        if (r < 0) {
-                log_outcome(req, "refused", "caller could not be identified");
-                return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED,
-                                         "reptyrd cannot tell who is calling (%s); refusing",
-                                         strerror(-r));
-        }
-        if (requests_of(m, req->caller.uid) > REQUESTS_PER_USER_MAX ||
-            m->n_requests > REQUESTS_MAX) {
+        /* All users together, checked before we know who calls: this also
+         * bounds the calls (and their fds) waiting for the bus to say. */
+        if (m->n_requests > REQUESTS_MAX) {
                 log_outcome(req, "refused", "too many requests in flight");
                 return sd_bus_error_setf(error, SD_BUS_ERROR_LIMITS_EXCEEDED,
-                                         "you have %u requests to reptyrd in flight already (at "
-                                         "most %d per user); wait for them to finish",
-                                         requests_of(m, req->caller.uid) - 1,
-                                         REQUESTS_PER_USER_MAX);
+                                         "reptyrd has %d requests in flight already; try again "
+                                         "in a moment",
+                                         REQUESTS_MAX);
         }
         /* polkit may prompt only if the caller said it can wait for that. */
         req->interactive = kind == REQUEST_ADOPT &&
@@ -625,35 +706,26 @@ int request_start(sd_bus_message *call, struct manager *m, enum request_kind kin
         r = refuse_thread_pidfd(req->pidfd, error);
         if (r < 0)
                 return r;
-        if (engine_identify(req->pidfd, &req->target, &err) < 0) {
-                log_outcome(req, "refused", err.message);
-                return sd_bus_error_setf(error, options_error_bus_name(err.kind), "%s",
-                                         err.message);
-        }
-        req->ptrace_scope = permission_read_ptrace_scope(m->ptrace_scope_path);
-        if (req->ptrace_scope < PTRACE_SCOPE_ABSENT) {
-                log_outcome(req, "refused", "cannot read Yama's ptrace_scope");
+        if (!sender || strlen(sender) > 255)
                 return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED,
-                                         "reptyrd cannot read %s; refusing", m->ptrace_scope_path);
-        }
-        permission_decide(&req->caller, req->ptrace_scope, &req->target, &req->decision);
-
-        r = sd_bus_track_new(m->bus, &req->track, on_caller_gone, req);
+                                         "reptyrd cannot tell who is calling; refusing");
+        /* Watch the caller first: the bus handles our calls in order, so
+         * once it has told us who the caller is, any later disconnect
+         * reaches us as NameOwnerChanged. */
+        snprintf(match, sizeof(match),
+                 "type='signal',sender='org.freedesktop.DBus',path='/org/freedesktop/DBus',"
+                 "interface='org.freedesktop.DBus',member='NameOwnerChanged',arg0='%s'",
+                 sender);
+        r = sd_bus_add_match_async(m->bus, &req->gone_slot, match, on_name_owner_changed,
+                                   on_watch_installed, req);
         if (r >= 0)
-                r = sd_bus_track_add_sender(req->track, call);
+                r = sd_bus_call_method_async(m->bus, &req->identity_slot, "org.freedesktop.DBus",
+                                             "/org/freedesktop/DBus", "org.freedesktop.DBus",
+                                             "GetConnectionCredentials", on_identity, req, "s",
+                                             sender);
         if (r < 0)
                 return r;
-
-        if (req->opts.mode == ENGINE_MODE_SESSION && req->decision.action != PERMISSION_REFUSE) {
-                /* Who holds the terminal is read from other processes' fds:
-                 * in a worker, like everything that may block. */
-                req->stage = STAGE_DECIDE;
-                r = request_start_worker(req, ENGINE_JOB_PROBE, PROBE_TIMEOUT_USEC);
-                if (r < 0)
-                        return sd_bus_error_setf(error, ERROR_PREFIX "Failed",
-                                                 "cannot start a worker: %s", strerror(-r));
-        } else
-                request_ask(TAKE_PTR(req));
+        req->stage = STAGE_IDENTIFY;
         TAKE_PTR(req);
         return 1;
 }
@@ -661,6 +733,7 @@ int request_start(sd_bus_message *call, struct manager *m, enum request_kind kin
 /* A request not adopting yet, stopped: polkit's question withdrawn, its
  * probe worker gone. The caller still gets a reply (request_fail()). */
 void request_cancel(struct request *req) {
+        req->identity_slot = sd_bus_slot_unref(req->identity_slot);
         cancel_polkit(req);
         request_stop_worker(req);
 }

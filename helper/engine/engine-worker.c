@@ -178,6 +178,16 @@ int engine_worker_finish(struct engine_worker *w, struct engine_outcome *out) {
         int fd = -1;
 
         n = recvmsg(w->sock, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+        /* A worker that exits with our cancel byte still unread (it only
+         * polls for it) resets the connection: the kernel reports
+         * ECONNRESET once, ahead of the outcome that is still queued. Read
+         * again, or a cancelled adoption's outcome is lost: its "left as it
+         * was" becomes "died before it reported", and one that passed its
+         * point of no return loses its master (and its SIGHUP guard). */
+        if (n < 0 && errno == ECONNRESET) {
+                msg.msg_controllen = sizeof(control.buf);
+                n = recvmsg(w->sock, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+        }
         for (c = n > 0 ? CMSG_FIRSTHDR(&msg) : NULL; c; c = CMSG_NXTHDR(&msg, c))
                 if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
                     c->cmsg_len == CMSG_LEN(sizeof(int)))
