@@ -28,7 +28,19 @@ def arg_parser(doc):
     ap = bustest.arg_parser(doc)
     ap.add_argument("--attack-prog", help="tests/bus/attack-prog (built)")
     ap.add_argument("--attack-client", help="tests/bus/attack-client (built)")
+    ap.add_argument("--attack2-client", help="tests/bus/attack2-client (built)")
     return ap
+
+
+# Lets the second test user adopt its own processes without a password.
+SECOND_USER_RULE = """
+polkit.addRule(function(action, subject) {
+    if (action.id == "org.reptyr.Reptyr1.adopt" && subject.user == "%s" &&
+        action.lookup("same_user") == "true")
+        return polkit.Result.YES;
+    return undefined;
+});
+""" % rig.SECOND_USER
 
 
 class AttackEnv(bustest.Env):
@@ -89,6 +101,21 @@ class AttackEnv(bustest.Env):
         except subprocess.TimeoutExpired:
             return False, time.monotonic() - t0, "busctl did not return"
         return r.returncode == 0, time.monotonic() - t0, (r.stdout + r.stderr).strip()
+
+
+class Attack2Env(AttackEnv):
+    """AttackEnv plus attack2-client in the same place."""
+
+    def __enter__(self):
+        if not self.args.attack2_client:
+            raise Skip("--attack2-client not given")
+        super().__enter__()
+        try:
+            (self.attack2_client,) = self.w.private_copy(self.args.attack2_client)
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
+        return self
 
 
 def status_field(pid, key, tid=None):

@@ -32,18 +32,12 @@ sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import bustest  # noqa: E402
 import rig  # noqa: E402
+from harness import fd_count  # noqa: E402
 from testlib import Failure, Skip, expect  # noqa: E402
 
 args = bustest.arg_parser(__doc__).parse_args()
 CLIENT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "attack3-client.py")
 LIMIT = 8192
-
-
-def fd_count(pid):
-    try:
-        return len(os.listdir("/proc/%d/fd" % pid))
-    except FileNotFoundError:
-        return None
 
 
 def has_bus_socket(pid):

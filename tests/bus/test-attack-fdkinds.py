@@ -28,19 +28,15 @@ import attack  # noqa: E402
 import bustest  # noqa: E402
 import rig  # noqa: E402
 from attack import ACCESS_DENIED, ERR, INTERACTIVE  # noqa: E402
-from testlib import Failure, Skip, expect  # noqa: E402
+from harness import fd_count  # noqa: E402
+from testlib import Failure, expect  # noqa: E402
 
 ap = attack.arg_parser(__doc__)
-ap.add_argument("--attack2-client", help="tests/bus/attack2-client (built)")
 args = ap.parse_args()
 
 NOT_PIDFDS = ("pipe", "socket", "/dev/null", "memfd", "eventfd", "O_PATH /proc/self")
 GONE = ("pidfd of a reaped child", "pidfd of a zombie child")
 ROOTS = ("pid1", "dbus-daemon", "polkitd", "reptyrd")
-
-
-def fd_count(pid):
-    return len(os.listdir("/proc/%d/fd" % pid))
 
 
 def check_fdkinds(env):
@@ -96,21 +92,8 @@ def check_fdkinds(env):
         raise Failure("; ".join(problems) + "\n" + env.log_text()[-3000:])
 
 
-class Env(attack.AttackEnv):
-    def __enter__(self):
-        if not args.attack2_client:
-            raise Skip("--attack2-client not given")
-        super().__enter__()
-        try:
-            (self.attack2_client,) = self.w.private_copy(args.attack2_client)
-        except BaseException:
-            self.__exit__(None, None, None)
-            raise
-        return self
-
-
 def setup():
-    return Env(args, dict(rules=bustest.shipped_rules(args), ptrace_scope="0"))
+    return attack.Attack2Env(args, dict(rules=bustest.shipped_rules(args), ptrace_scope="0"))
 
 
 bustest.run_checks([("fds that are not pidfds, pidfds of gone processes and of root's "

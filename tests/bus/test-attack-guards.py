@@ -30,10 +30,10 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import attack  # noqa: E402
 import bustest  # noqa: E402
 import rig  # noqa: E402
-from testlib import Failure, Skip, expect  # noqa: E402
+from harness import fd_count  # noqa: E402
+from testlib import Failure, expect  # noqa: E402
 
 ap = attack.arg_parser(__doc__)
-ap.add_argument("--attack2-client", help="tests/bus/attack2-client (built)")
 ap.add_argument("--guards", type=int, default=int(os.environ.get("ATTACK2_GUARDS", "300")))
 args = ap.parse_args()
 # Above what the guard limit lets one user keep open (GUARDS_PER_USER_MAX
@@ -41,21 +41,6 @@ args = ap.parse_args()
 # default; without the limit, 300 guards hold 600.
 FD_BUDGET = 300
 
-TEST2_RULE = """
-polkit.addRule(function(action, subject) {
-    if (action.id == "org.reptyr.Reptyr1.adopt" && subject.user == "%s" &&
-        action.lookup("same_user") == "true")
-        return polkit.Result.YES;
-    return undefined;
-});
-""" % rig.SECOND_USER
-
-
-def fd_count(pid):
-    try:
-        return len(os.listdir("/proc/%d/fd" % pid))
-    except OSError:
-        return None
 
 
 def rss_kb(pid):
@@ -125,23 +110,11 @@ def check_guards(env):
         raise Failure("; ".join(problems) + "\n" + env.log_text()[-3000:])
 
 
-class Env(attack.AttackEnv):
-    def __enter__(self):
-        if not args.attack2_client:
-            raise Skip("--attack2-client not given")
-        super().__enter__()
-        try:
-            (self.attack2_client,) = self.w.private_copy(args.attack2_client)
-        except BaseException:
-            self.__exit__(None, None, None)
-            raise
-        return self
-
-
 def setup():
     rules = bustest.shipped_rules(args)
-    rules["40-test2.rules"] = TEST2_RULE
-    return Env(args, dict(rules=rules, ptrace_scope="0", reptyrd_args=["--idle-timeout=2"]))
+    rules["40-test2.rules"] = attack.SECOND_USER_RULE
+    return attack.Attack2Env(args, dict(rules=rules, ptrace_scope="0",
+                                        reptyrd_args=["--idle-timeout=2"]))
 
 
 bustest.run_checks([("%d adopted shell jobs: reptyrd's fds stay bounded, others are served, "

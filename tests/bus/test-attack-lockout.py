@@ -34,14 +34,6 @@ args = attack.arg_parser(__doc__).parse_args()
 FLOOD = 140
 PER_CALLER = 32
 
-TEST2_RULE = """
-polkit.addRule(function(action, subject) {
-    if (action.id == "org.reptyr.Reptyr1.adopt" && subject.user == "%s" &&
-        action.lookup("same_user") == "true")
-        return polkit.Result.YES;
-    return undefined;
-});
-""" % rig.SECOND_USER
 
 
 def adopt_as_test2(env, v, what):
@@ -125,7 +117,7 @@ def check_stalled_on_other_users_pid(env):
 
 def setup():
     rules = bustest.shipped_rules(args)
-    rules["40-reptyr-test2.rules"] = TEST2_RULE
+    rules["40-reptyr-test2.rules"] = attack.SECOND_USER_RULE
     return attack.AttackEnv(args, dict(rules=rules, ptrace_scope="1",
                                        reptyrd_args=["--idle-timeout=60"]))
 

@@ -376,6 +376,14 @@ def descendants(pids):
     return out
 
 
+def fd_count(pid):
+    """How many fds pid holds; None once it is gone."""
+    try:
+        return len(os.listdir("/proc/%d/fd" % pid))
+    except OSError:
+        return None
+
+
 def proc_status(pid, tid=None):
     path = "/proc/%d/task/%d/status" % (pid, tid) if tid else "/proc/%d/status" % pid
     out = {}
