@@ -7,10 +7,9 @@ along with a call.
 
     attack3-client.py close-after PID UNTIL
         Adopt(pidfd of PID) with interactive authorization allowed, then
-        disconnect without reading anything once UNTIL holds, steps
-        separated by commas: "sent" (at once), "ms:N" (N ms later),
-        "file:PATH" (PATH exists) or "reply" (the reply is in our socket,
-        unread).
+        disconnect once UNTIL holds, steps separated by commas: "sent"
+        (at once), "ms:N" (N ms later), "file:PATH" (PATH exists) or
+        "reply" (the reply has arrived; its master fd is closed unused).
     attack3-client.py extra-fds PID N [park]
         Adopt whose message carries N fds (the pidfd and N-1 more) while
         its signature names one; prints the answer as JSON; with "park",
@@ -199,7 +198,7 @@ def main(argv):
     pidfd = os.pidfd_open(pid)
     if verb == "close-after":
         until = argv[3]
-        send_adopt(c, pidfd)
+        serial = send_adopt(c, pidfd)
         for step in until.split(","):
             if step.startswith("ms:"):
                 time.sleep(int(step[3:]) / 1000)
@@ -208,9 +207,13 @@ def main(argv):
                 while not os.path.exists(step[5:]) and time.monotonic() < deadline:
                     time.sleep(0.002)
             elif step == "reply":
-                # The reply (with its master fd) is in our socket; never
-                # read it.
-                select.select([c.s], [], [], 30)
+                # The reply (with its master fd) has reached our socket:
+                # exit without using it, as a client that died just then.
+                # Other messages come first (the bus's NameAcquired), so
+                # the socket turning readable is not enough.
+                c.s.settimeout(30)
+                while c.read_message()[1] != serial:
+                    pass
         print(json.dumps({"closed": until}), flush=True)
         os._exit(0)  # the kernel closes the connection
     if verb in ("extra-fds", "wrong-sig"):
