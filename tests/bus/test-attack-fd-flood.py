@@ -84,12 +84,21 @@ def check_fd_flood(env):
     if lost:
         problems.append("%d calls refused as from an unidentified caller, e.g. %s"
                         % (len(lost), lost[0]))
-    # Another user is served right after.
+    # Another user is served once reptyrd has worked off the flood: until
+    # then the bus itself refuses calls to it ("destination has a full
+    # message queue"); a slow (sanitized) reptyrd takes longer to get there.
     v2 = env.start_victim(rig.SECOND_USER, "read", name="after")
     t0 = time.monotonic()
-    data = env.call("adopt", v2.pid, "-o", "dry-run=b:true", user=rig.SECOND_USER, timeout=30)
+    tries = []
+    while True:
+        data = env.call("adopt", v2.pid, "-o", "dry-run=b:true", user=rig.SECOND_USER, timeout=30)
+        tries.append(data.get("error") or "ok")
+        if data.get("ok") or time.monotonic() - t0 > 20 or \
+                "full message queue" not in data.get("message", ""):
+            break
     took = time.monotonic() - t0
-    env.w.log("second user's dry-run Adopt after the flood: %.2f s: %s" % (took, data))
+    env.w.log("second user's dry-run Adopt after the flood: %.2f s, %d tries: %s"
+              % (took, len(tries), data))
     if not data.get("ok"):
         problems.append("the second user's Adopt (dry run) failed: %s" % data)
     if problems:
