@@ -131,7 +131,6 @@ struct relay {
         bool job_control;      /* emulate ^Z/fg (process mode) */
         bool watching;         /* a self-suspend may be under way: see the top */
         bool watch_after_fg;   /* ... or one we stopped early may still end in its own stop */
-        bool early_stop;       /* we stopped a self-suspending program before it did */
         unsigned watch_looks;
         struct timespec watch_end;
         struct buffer to_master;
@@ -271,8 +270,6 @@ static void stop_self(void) {
         (void)sigprocmask(SIG_BLOCK, &tstp, NULL);
 }
 
-static void watch_start(struct relay *r, bool after_fg);
-
 static int relay_resume(struct relay *r) {
         int k;
 
@@ -302,17 +299,29 @@ static int relay_resume(struct relay *r) {
                         signal_adopted_foreground(r, SIGWINCH);
                 r->target_suspended = false;
         }
-        if (r->early_stop)
-                watch_start(r, true);
-        r->early_stop = false;
         return 0;
+}
+
+static void watch_start(struct relay *r, bool after_fg) {
+        clock_gettime(CLOCK_MONOTONIC, &r->watch_end);
+        r->watch_end.tv_sec += SUSPEND_WATCH_MS / 1000;
+        r->watch_end.tv_nsec += (SUSPEND_WATCH_MS % 1000) * 1000000L;
+        if (r->watch_end.tv_nsec >= 1000000000L) {
+                r->watch_end.tv_sec++;
+                r->watch_end.tv_nsec -= 1000000000L;
+        }
+        r->watch_looks = 0;
+        r->watching = true;
+        r->watch_after_fg = after_fg;
 }
 
 static int flush_output(struct relay *r);
 
 /* Job control emulation: stop the adopted job (unless it suspended itself),
  * put on our terminal what it wrote up to then (a program leaving its
- * screen), give the terminal back and stop like any job would. */
+ * screen), give the terminal back and stop like any job would. `early`: the
+ * watch stopped a program that was suspending itself before its own stop
+ * signal went out (see the top). */
 static int relay_suspend(struct relay *r, bool stop_target, bool early) {
         int k;
 
@@ -321,13 +330,16 @@ static int relay_suspend(struct relay *r, bool stop_target, bool early) {
         r->target_suspended = true;
         r->winch_on_resume = stop_target;
         r->watching = false;
-        r->early_stop = early;
         k = flush_output(r);
         if (k < 0)
                 return k;
         terminal_restore(r);
         stop_self();
-        return relay_resume(r);
+        k = relay_resume(r);
+        /* Stopped before it stopped itself: its own stop may still come. */
+        if (k == 0 && early)
+                watch_start(r, true);
+        return k;
 }
 
 static int handle_signals(struct relay *r) {
@@ -399,19 +411,6 @@ static int buffer_flush(struct buffer *b, int fd) {
         if (b->off == b->len)
                 b->off = b->len = b->stop = 0;
         return 0;
-}
-
-static void watch_start(struct relay *r, bool after_fg) {
-        clock_gettime(CLOCK_MONOTONIC, &r->watch_end);
-        r->watch_end.tv_sec += SUSPEND_WATCH_MS / 1000;
-        r->watch_end.tv_nsec += (SUSPEND_WATCH_MS % 1000) * 1000000L;
-        if (r->watch_end.tv_nsec >= 1000000000L) {
-                r->watch_end.tv_sec++;
-                r->watch_end.tv_nsec -= 1000000000L;
-        }
-        r->watch_looks = 0;
-        r->watching = true;
-        r->watch_after_fg = after_fg;
 }
 
 /* Look for the adopted terminal's suspend character in what was typed.

@@ -647,7 +647,6 @@ static int on_identity(sd_bus_message *reply, void *userdata, sd_bus_error *ret_
         if (req->opts.mode == ENGINE_MODE_SESSION && req->decision.action != PERMISSION_REFUSE) {
                 /* Who holds the terminal is read from other processes' fds:
                  * in a worker, like everything that may block. */
-                req->stage = STAGE_DECIDE;
                 r = request_start_worker(req, ENGINE_JOB_PROBE, PROBE_TIMEOUT_USEC);
                 if (r < 0)
                         request_fail(req, ERROR_PREFIX "Failed", "cannot start a worker: %s",
