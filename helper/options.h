@@ -6,7 +6,8 @@
 #include "engine.h"
 
 /* Read the a{sv} options of Adopt()/AdoptPID() (the message positioned at
- * them): "mode" s, "fds" s, "rows"/"cols" q or u (1..65535), "dry-run" b.
+ * them): "mode" s, "fds" s, "rows"/"cols" q or u (1..65535), "dry-run" b,
+ * "force" b.
  * Unknown keys, wrong types and bad values set an InvalidArgs error that
  * names the option. *mode is "process" or "session". Returns >= 0, or a
  * negative errno for a malformed message. */
