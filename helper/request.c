@@ -484,16 +484,28 @@ static void caller_gone(struct request *req) {
         }
 }
 
-/* NameOwnerChanged for the caller's unique name: it disconnected. */
+/* NameOwnerChanged for the caller's unique name: it disconnected.
+ *
+ * Only the bus driver can say so. The match names it as the sender, but
+ * sd-bus applies that to broadcasts only: a signal sent to us directly
+ * (any user may send one, with the driver's path, interface and member)
+ * reaches this callback from whoever sent it, and would drop another
+ * user's request. The bus sets the sender field itself, so checking it
+ * here is enough.
+ *
+ * Returns 0, never 1: a caller with several requests in flight has a
+ * match for each, and 1 would stop sd-bus from running the others, which
+ * then never heard that their caller had left. */
 static int on_name_owner_changed(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
         struct request *req = userdata;
+        const char *from = sd_bus_message_get_sender(m);
         const char *name, *old_owner, *new_owner;
 
-        if (req->caller_gone || sd_bus_message_read(m, "sss", &name, &old_owner, &new_owner) < 0 ||
-            new_owner[0])
+        if (req->caller_gone || !from || strcmp(from, "org.freedesktop.DBus") != 0 ||
+            sd_bus_message_read(m, "sss", &name, &old_owner, &new_owner) < 0 || new_owner[0])
                 return 0;
         caller_gone(req);
-        return 1;
+        return 0;
 }
 
 /* The bus's answer to our AddMatch. Without the match we would not hear
