@@ -83,6 +83,15 @@ void request_free(struct request *req) {
 void log_outcome(struct request *req, const char *outcome, const char *detail) {
         const char *action = permission_action_id(req->decision.action);
 
+        /* Not "uid=0 pid=0": that would read as root. */
+        if (req->stage == STAGE_IDENTIFY) {
+                const char *sender = sd_bus_message_get_sender(req->call);
+
+                log_line("%s: caller %s (not yet identified): %s%s%s",
+                         req->kind == REQUEST_ADOPT ? "adopt" : "inspect", sender ? sender : "?",
+                         outcome, detail ? ": " : "", detail ? detail : "");
+                return;
+        }
         log_line("%s: caller uid=%u pid=%d, target pid=%d uid=%u comm=%s, action=%s, mode=%s: "
                  "%s%s%s",
                  req->kind == REQUEST_ADOPT ? (req->opts.dry_run ? "adopt (dry run)" : "adopt")
