@@ -506,10 +506,11 @@ static int ring_write(struct ring *q, int fd) {
         return 0;
 }
 
-/* The line discipline behind a pty master hands out at most this much per
- * read, and all it has up to that: a shorter read that had more room found
- * the master empty. */
-#define PTY_READ_MAX 4096
+/* The line discipline behind a pty master holds at most 4 KiB less one byte
+ * (it keeps a slot free) and hands out all it has: a shorter read that had
+ * more room found the master empty. A full read means more is probably
+ * queued behind it, and the next read waits for the kernel to move it in. */
+#define PTY_READ_FULL 4095
 
 /* The program's output: one read, written at once, and again while the
  * master has more and stdout takes it all. Returns what the last read
@@ -524,7 +525,7 @@ static ssize_t pump_to_terminal(struct relay *r) {
                 if (k < 0)
                         return k;
                 if (ring_used(q) > 0 || i + 1 == PUMP_ROUNDS ||
-                    ((size_t)n < PTY_READ_MAX && (size_t)n < q->last_offered))
+                    ((size_t)n < PTY_READ_FULL && (size_t)n < q->last_offered))
                         break;
                 n = ring_read(q, r->master_fd);
         }
