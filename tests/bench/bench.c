@@ -26,6 +26,7 @@
  *      straight into a pty whose master the bench reads (the limit), and
  *      through the classic reptyr's loop (4 KiB reads, blocking writes; a
  *      child of bench between the victim's pty and C): the reference.
+ *      The three take turns at going first from one run to the next.
  *
  * Then keystroke round trips (-k of them, one at a time, p50 and p99): a
  * byte typed into the terminal comes back as the echo of the victim's line
@@ -702,28 +703,70 @@ static int run_frozen(double *frozen_ms, double *baseline_ms) {
         return r;
 }
 
+/* What one flood measured. */
+struct flood {
+        double rate;         /* bytes per second read on the terminal */
+        double cpu;          /* the relay's own CPU, ms per MiB, or -1 */
+        double machine;      /* every CPU's busy time, ms per MiB, or -1 */
+        double machine_idle; /* the share of CPU time left idle, percent */
+};
+
+/* Busy and idle time of all CPUs so far, in clock ticks (/proc/stat). Steal
+ * counts as neither: it is time another guest had. */
+static int machine_ticks(int64_t *busy, int64_t *idle) {
+        long long v[8] = {0};
+        FILE *f = fopen("/proc/stat", "re");
+        int n;
+
+        if (!f)
+                return -1;
+        n = fscanf(f, "cpu %lld %lld %lld %lld %lld %lld %lld %lld", &v[0], &v[1], &v[2], &v[3],
+                   &v[4], &v[5], &v[6], &v[7]);
+        fclose(f);
+        if (n < 7)
+                return -1;
+        /* user nice system idle iowait irq softirq (steal) */
+        *busy = v[0] + v[1] + v[2] + v[5] + v[6];
+        *idle = v[3] + v[4];
+        return 0;
+}
+
 /* Trigger the flood with a line on `line_fd`, count bytes on `out_fd` until
- * "DONE". Returns bytes per second in *rate. */
+ * "DONE". Also what the whole machine spent on it: the victim, the reader,
+ * the relay and the kernel's workers moving bytes between the two ends of
+ * each pty. */
 static int measure_flood(int line_fd, int out_fd, struct transcript *t, int watch, const int *drain,
-                         size_t n_drain, double *rate) {
-        int64_t t0, t1;
+                         size_t n_drain, struct flood *f) {
+        int64_t t0, t1, busy0, idle0, busy1, idle1;
+        bool ticks;
         uint64_t before;
         int r;
 
         transcript_reset(t);
         before = t->total;
+        ticks = machine_ticks(&busy0, &idle0) == 0;
         t0 = now_ns();
         if (write_all(line_fd, "\n") < 0)
                 return -1;
         r = wait_for(out_fd, t, has_done, t0 + DEADLINE_FLOOD, watch, drain, n_drain);
         t1 = now_ns();
+        ticks = ticks && machine_ticks(&busy1, &idle1) == 0;
         if (r < 0)
                 return -1;
         if (r == 0)
                 return fail("no DONE within %" PRId64 " s after %" PRIu64
                             " bytes; the terminal said: %s",
                             DEADLINE_FLOOD / NSEC_PER_SEC, t->total - before, transcript_show(t));
-        *rate = (double)(t->total - before) / ((double)(t1 - t0) / 1e9);
+        f->rate = (double)(t->total - before) / ((double)(t1 - t0) / 1e9);
+        f->cpu = f->machine = -1;
+        f->machine_idle = -1;
+        if (ticks && busy1 + idle1 > busy0 + idle0) {
+                double tick_ms = 1000.0 / (double)sysconf(_SC_CLK_TCK);
+                f->machine = (double)(busy1 - busy0) * tick_ms /
+                             ((double)(t->total - before) / (1 << 20));
+                f->machine_idle =
+                        100.0 * (double)(idle1 - idle0) / (double)(busy1 - busy0 + idle1 - idle0);
+        }
         return 0;
 }
 
@@ -753,8 +796,7 @@ static double cpu_ms_per_mib(int64_t before, int64_t after, unsigned long long b
         return (double)(after - before) / 1e6 / ((double)bytes / (1 << 20));
 }
 
-static int run_relay(unsigned long long flood_bytes, double *relay_rate, double *direct_rate,
-                     double *relay_cpu) {
+static int run_relay(unsigned long long flood_bytes, struct flood *f) {
         char size_arg[32];
         char *argv[] = {(char *)victim_path, "write-flood", size_arg, NULL};
         struct session s;
@@ -774,18 +816,25 @@ static int run_relay(unsigned long long flood_bytes, double *relay_rate, double 
         if (r == 0) {
                 int64_t c0 = cpu_ns(s.client);
                 r = measure_flood(s.c.master, s.c.master, &s.out_c, s.client_pidfd, &s.a.master, 1,
-                                  relay_rate);
-                *relay_cpu = cpu_ms_per_mib(c0, cpu_ns(s.client), flood_bytes);
+                                  f);
+                f->cpu = cpu_ms_per_mib(c0, cpu_ns(s.client), flood_bytes);
         }
         session_end(&s);
-        if (r < 0)
-                return r;
+        return r;
+}
 
-        /* The limit: the same victim writing straight into a pty. */
+/* The limit: the same victim writing straight into a pty. */
+static int run_direct(unsigned long long flood_bytes, struct flood *f) {
+        char size_arg[32];
+        char *argv[] = {(char *)victim_path, "write-flood", size_arg, NULL};
+        struct session s;
+        int r;
+
+        snprintf(size_arg, sizeof(size_arg), "%llu", flood_bytes);
         session_init(&s);
         r = start_victim(&s, argv);
         if (r == 0)
-                r = measure_flood(s.a.master, s.a.master, &s.out_a, -1, NULL, 0, direct_rate);
+                r = measure_flood(s.a.master, s.a.master, &s.out_a, -1, NULL, 0, f);
         session_end(&s);
         return r;
 }
@@ -793,6 +842,14 @@ static int run_relay(unsigned long long flood_bytes, double *relay_rate, double 
 struct series {
         double *v;
         size_t n;
+};
+
+/* The floods of one path over the runs. */
+struct flow_series {
+        struct series rate;    /* MiB/s */
+        struct series cpu;     /* the relay process's own ms per MiB */
+        struct series machine; /* all CPUs' busy ms per MiB */
+        struct series idle;    /* percent of CPU time left idle */
 };
 
 /* ---- the classic relay, as a reference ---- */
@@ -868,7 +925,7 @@ static int start_classic_relay(struct session *s) {
         return s->client_pidfd < 0 ? -1 : 0;
 }
 
-static int run_classic(unsigned long long flood_bytes, double *rate, double *cpu) {
+static int run_classic(unsigned long long flood_bytes, struct flood *f) {
         char size_arg[32];
         char *argv[] = {(char *)victim_path, "write-flood", size_arg, NULL};
         struct session s;
@@ -881,8 +938,8 @@ static int run_classic(unsigned long long flood_bytes, double *rate, double *cpu
                 r = start_classic_relay(&s);
         if (r == 0) {
                 int64_t c0 = cpu_ns(s.client);
-                r = measure_flood(s.c.master, s.c.master, &s.out_c, s.client_pidfd, NULL, 0, rate);
-                *cpu = cpu_ms_per_mib(c0, cpu_ns(s.client), flood_bytes);
+                r = measure_flood(s.c.master, s.c.master, &s.out_c, s.client_pidfd, NULL, 0, f);
+                f->cpu = cpu_ms_per_mib(c0, cpu_ns(s.client), flood_bytes);
         }
         session_end(&s);
         return r;
@@ -1489,9 +1546,10 @@ static void usage(FILE *f) {
 
 int main(int argc, char **argv) {
         unsigned long runs = 20, keys = 1000;
-        struct series classic, latency[_PATH_MAX], relay_cpu, classic_cpu, vs_direct, vs_classic;
+        struct series latency[_PATH_MAX], vs_direct, vs_classic;
+        struct flow_series flows[3]; /* relay, direct pty, classic loop */
         unsigned long long flood = 64ull << 20;
-        struct series echo, frozen, baseline, relay, direct;
+        struct series echo, frozen, baseline;
         struct sigaction sa = {.sa_handler = on_fatal_signal};
         struct helper_opts hopts = {.n_rules = 0};
         struct helper_figures helper = {.skipped = false};
@@ -1605,14 +1663,22 @@ int main(int argc, char **argv) {
         echo.v = calloc(runs, sizeof(double));
         frozen.v = calloc(runs, sizeof(double));
         baseline.v = calloc(runs, sizeof(double));
-        relay.v = calloc(runs, sizeof(double));
-        direct.v = calloc(runs, sizeof(double));
-        classic.v = calloc(runs, sizeof(double));
-        relay_cpu.v = calloc(runs, sizeof(double));
-        classic_cpu.v = calloc(runs, sizeof(double));
         vs_direct.v = calloc(runs, sizeof(double));
         vs_classic.v = calloc(runs, sizeof(double));
-        classic.n = relay_cpu.n = classic_cpu.n = vs_direct.n = vs_classic.n = 0;
+        vs_direct.n = vs_classic.n = 0;
+        for (int w = 0; w < 3; w++) {
+                struct series *all[] = {&flows[w].rate, &flows[w].cpu, &flows[w].machine,
+                                        &flows[w].idle};
+
+                for (size_t k = 0; k < sizeof(all) / sizeof(all[0]); k++) {
+                        all[k]->v = calloc(runs, sizeof(double));
+                        all[k]->n = 0;
+                        if (!all[k]->v) {
+                                fprintf(stderr, "bench: out of memory\n");
+                                return 1;
+                        }
+                }
+        }
         for (int p = 0; p < _PATH_MAX; p++) {
                 latency[p].v = calloc(keys ? keys : 1, sizeof(double));
                 latency[p].n = 0;
@@ -1623,13 +1689,12 @@ int main(int argc, char **argv) {
         }
         helper.cold.v = calloc(runs, sizeof(double));
         helper.warm.v = calloc(runs, sizeof(double));
-        if (!echo.v || !frozen.v || !baseline.v || !relay.v || !direct.v || !classic.v ||
-            !relay_cpu.v || !classic_cpu.v || !vs_direct.v || !vs_classic.v || !helper.cold.v ||
-            !helper.warm.v) {
+        if (!echo.v || !frozen.v || !baseline.v || !vs_direct.v || !vs_classic.v ||
+            !helper.cold.v || !helper.warm.v) {
                 fprintf(stderr, "bench: out of memory\n");
                 return 1;
         }
-        echo.n = frozen.n = baseline.n = relay.n = direct.n = 0;
+        echo.n = frozen.n = baseline.n = 0;
 
         printf("bench: %s adopt --direct -q PID, victim %s, %lu runs, %llu-byte flood\n",
                reptyrctl_path, victim_path, runs, flood);
@@ -1653,34 +1718,39 @@ int main(int argc, char **argv) {
                         printf("bench: frozen, run %lu FAILED: %s\n", i + 1, failure);
                         ok = false;
                 }
-                failure[0] = '\0';
-                double cpu = -1, c = 0, ccpu = -1;
-                bool have_relay = false;
+                /* The three floods of a run go in a rotating order, so that
+                 * none of them is always the one that runs first (right after
+                 * an adoption) or last; the ratios pair the three of one
+                 * run, close in time, so the machine's load drifts less
+                 * within a pair than across the series. */
+                struct flood fl[3];
+                bool have[3] = {false, false, false};
 
-                if (run_relay(flood, &a, &b, &cpu) == 0) {
-                        have_relay = true;
-                        relay.v[relay.n++] = a / (1 << 20);
-                        direct.v[direct.n++] = b / (1 << 20);
-                        vs_direct.v[vs_direct.n++] = a / b;
-                        if (cpu >= 0)
-                                relay_cpu.v[relay_cpu.n++] = cpu;
-                } else {
-                        printf("bench: relay, run %lu FAILED: %s\n", i + 1, failure);
-                        ok = false;
+                for (unsigned long j = 0; j < 3; j++) {
+                        static int (*const run_path[3])(unsigned long long, struct flood *) = {
+                                run_relay, run_direct, run_classic};
+                        static const char *const what[3] = {"relay", "direct pty", "classic relay"};
+                        unsigned long w = (i + j) % 3;
+
+                        failure[0] = '\0';
+                        if (run_path[w](flood, &fl[w]) < 0) {
+                                printf("bench: %s, run %lu FAILED: %s\n", what[w], i + 1, failure);
+                                ok = false;
+                                break;
+                        }
+                        have[w] = true;
+                        flows[w].rate.v[flows[w].rate.n++] = fl[w].rate / (1 << 20);
+                        if (fl[w].cpu >= 0)
+                                flows[w].cpu.v[flows[w].cpu.n++] = fl[w].cpu;
+                        if (fl[w].machine >= 0) {
+                                flows[w].machine.v[flows[w].machine.n++] = fl[w].machine;
+                                flows[w].idle.v[flows[w].idle.n++] = fl[w].machine_idle;
+                        }
                 }
-                failure[0] = '\0';
-                if (run_classic(flood, &c, &ccpu) == 0) {
-                        classic.v[classic.n++] = c / (1 << 20);
-                        if (ccpu >= 0)
-                                classic_cpu.v[classic_cpu.n++] = ccpu;
-                        /* Paired with the relay's run just before it: the
-                         * machine's load drifts less within a pair. */
-                        if (have_relay)
-                                vs_classic.v[vs_classic.n++] = a / c;
-                } else {
-                        printf("bench: classic relay, run %lu FAILED: %s\n", i + 1, failure);
-                        ok = false;
-                }
+                if (have[0] && have[1])
+                        vs_direct.v[vs_direct.n++] = fl[0].rate / fl[1].rate;
+                if (have[0] && have[2])
+                        vs_classic.v[vs_classic.n++] = fl[0].rate / fl[2].rate;
                 if (!ok)
                         break; /* a broken adoption will not mend itself */
         }
@@ -1717,40 +1787,66 @@ int main(int argc, char **argv) {
         } else {
                 printf("%-26s not measured\n", "target frozen, GAP (ms)");
         }
-        if (relay.n) {
+        if (flows[0].rate.n && flows[1].rate.n) {
+                struct series *relay = &flows[0].rate, *direct = &flows[1].rate,
+                              *classic = &flows[2].rate;
                 double ratio;
-                series_sort(&relay);
-                series_sort(&direct);
-                ratio = series_median(&relay) / series_median(&direct);
-                snprintf(limit, sizeof(limit), "direct pty: %.1f", series_median(&direct));
+
+                for (int w = 0; w < 3; w++) {
+                        series_sort(&flows[w].rate);
+                        series_sort(&flows[w].cpu);
+                        series_sort(&flows[w].machine);
+                        series_sort(&flows[w].idle);
+                }
+                ratio = series_median(relay) / series_median(direct);
+                snprintf(limit, sizeof(limit), "direct pty: %.1f", series_median(direct));
                 snprintf(met, sizeof(met), "%s (%.2fx)", ratio >= TARGET_RELAY_RATIO ? "yes" : "NO",
                          ratio);
-                print_row("relay throughput (MiB/s)", &relay, limit, ">= 0.95x direct", met);
-                if (classic.n) {
-                        series_sort(&classic);
+                print_row("relay throughput (MiB/s)", relay, limit, ">= 0.95x direct", met);
+                if (classic->n) {
                         snprintf(limit, sizeof(limit), "%.2fx direct",
-                                 series_median(&classic) / series_median(&direct));
+                                 series_median(classic) / series_median(direct));
                         snprintf(met, sizeof(met), "%s (%.2fx)",
-                                 series_median(&relay) >= series_median(&classic) ? "yes" : "NO",
-                                 series_median(&relay) / series_median(&classic));
-                        print_row("  classic 4 KiB loop", &classic, limit, "relay >= classic", met);
+                                 series_median(relay) >= series_median(classic) ? "yes" : "NO",
+                                 series_median(relay) / series_median(classic));
+                        print_row("  classic 4 KiB loop", classic, limit, "relay >= classic", met);
                 }
-                print_row("  direct pty (MiB/s)", &direct, "(the limit)", "-", "-");
-                series_sort(&vs_direct);
-                print_row("  relay/direct, per run", &vs_direct, "(paired runs)", "-", "-");
+                print_row("  direct pty (MiB/s)", direct, "(the limit)", "-", "-");
+                if (vs_direct.n) {
+                        series_sort(&vs_direct);
+                        print_row("  relay/direct, per run", &vs_direct, "(paired runs)", "-", "-");
+                }
                 if (vs_classic.n) {
                         series_sort(&vs_classic);
                         print_row("  relay/classic, per run", &vs_classic, "(paired runs)", "-",
                                   "-");
                 }
-                if (relay_cpu.n) {
-                        series_sort(&relay_cpu);
-                        print_row("  relay CPU (ms/MiB)", &relay_cpu, "reptyrctl itself", "-", "-");
-                }
-                if (classic_cpu.n) {
-                        series_sort(&classic_cpu);
-                        print_row("  classic CPU (ms/MiB)", &classic_cpu, "the loop itself", "-",
+                if (flows[0].cpu.n)
+                        print_row("  relay CPU (ms/MiB)", &flows[0].cpu, "reptyrctl itself", "-",
                                   "-");
+                if (flows[2].cpu.n)
+                        print_row("  classic CPU (ms/MiB)", &flows[2].cpu, "the loop itself", "-",
+                                  "-");
+                /* The whole machine's CPU per MiB on each path: on a machine
+                 * the direct pty alone keeps busy, a relay can go at most
+                 * as fast as the direct pty's share of its CPU cost allows. */
+                if (flows[0].machine.n && flows[1].machine.n) {
+                        double d = series_median(&flows[1].machine);
+
+                        snprintf(limit, sizeof(limit), "%.2fx direct's",
+                                 series_median(&flows[0].machine) / d);
+                        print_row("  machine CPU, relay", &flows[0].machine, limit, "-", "-");
+                        if (flows[2].machine.n) {
+                                snprintf(limit, sizeof(limit), "%.2fx direct's",
+                                         series_median(&flows[2].machine) / d);
+                                print_row("  machine CPU, classic", &flows[2].machine, limit, "-",
+                                          "-");
+                        }
+                        print_row("  machine CPU, direct", &flows[1].machine, "(ms/MiB, all CPUs)",
+                                  "-", "-");
+                        print_row("  machine idle, relay (%)", &flows[0].idle, "-", "-", "-");
+                        print_row("  machine idle, direct (%)", &flows[1].idle, "(0 = CPU-bound)",
+                                  "-", "-");
                 }
         } else {
                 printf("%-26s not measured\n", "relay throughput (MiB/s)");
@@ -1811,11 +1907,12 @@ int main(int argc, char **argv) {
         free(echo.v);
         free(frozen.v);
         free(baseline.v);
-        free(relay.v);
-        free(direct.v);
-        free(classic.v);
-        free(relay_cpu.v);
-        free(classic_cpu.v);
+        for (int w = 0; w < 3; w++) {
+                free(flows[w].rate.v);
+                free(flows[w].cpu.v);
+                free(flows[w].machine.v);
+                free(flows[w].idle.v);
+        }
         free(vs_direct.v);
         free(vs_classic.v);
         for (int p = 0; p < _PATH_MAX; p++)
