@@ -25,8 +25,11 @@
  *      read on C's master through the relay, against the same victim writing
  *      straight into a pty whose master the bench reads (the limit), and
  *      through the classic reptyr's loop (4 KiB reads, blocking writes; a
- *      child of bench between the victim's pty and C): the reference.
- *      The three take turns at going first from one run to the next.
+ *      child of bench between the victim's pty and C): the reference; and
+ *      through a bare loop of blocking reads and writes with no poll(), the
+ *      least any relay has to do. The four take turns at going first from
+ *      one run to the next. Each also records the whole machine's CPU time
+ *      per MiB and its idle share.
  *
  * Then keystroke round trips (-k of them, one at a time, p50 and p99): a
  * byte typed into the terminal comes back as the echo of the victim's line
@@ -844,6 +847,9 @@ struct series {
         size_t n;
 };
 
+/* The paths a flood is measured on, in each run. */
+enum flow { FLOW_RELAY, FLOW_DIRECT, FLOW_CLASSIC, FLOW_BARE, _FLOW_MAX };
+
 /* The floods of one path over the runs. */
 struct flow_series {
         struct series rate;    /* MiB/s */
@@ -895,9 +901,40 @@ static _Noreturn void classic_relay_loop(int master) {
         }
 }
 
-/* Start the reference relay between the victim's pty (s->a) and a fresh
- * raw pty C (s->c), as s->client. */
-static int start_classic_relay(struct session *s) {
+/* The least any relay can do, for the throughput floods only: pass on the
+ * one line that starts the flood, then nothing but a blocking read of the
+ * master and a blocking write of all of it, no poll(). */
+static _Noreturn void bare_relay_loop(int master) {
+        static char buf[64 * 1024];
+        ssize_t n;
+
+        if (fcntl(master, F_SETFL, fcntl(master, F_GETFL) & ~O_NONBLOCK) < 0)
+                _exit(126);
+        do
+                n = read(STDIN_FILENO, buf, sizeof(buf));
+        while (n < 0 && errno == EINTR);
+        if (n <= 0 || write(master, buf, (size_t)n) != n)
+                _exit(1);
+        for (;;) {
+                n = read(master, buf, sizeof(buf));
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0)
+                        _exit(0);
+                for (ssize_t off = 0; off < n;) {
+                        ssize_t k = write(STDOUT_FILENO, buf + off, (size_t)(n - off));
+                        if (k < 0 && errno == EINTR)
+                                continue;
+                        if (k < 0)
+                                _exit(1);
+                        off += k;
+                }
+        }
+}
+
+/* Start a reference relay (the classic loop, or the bare one) between the
+ * victim's pty (s->a) and a fresh raw pty C (s->c), as s->client. */
+static int start_reference_relay(struct session *s, bool bare) {
         pid_t pid;
 
         if (pty_open(&s->c) < 0 || pty_make_raw(&s->c) < 0)
@@ -915,6 +952,8 @@ static int start_classic_relay(struct session *s) {
                         _exit(126);
                 close(s->c.master);
                 close(s->c.slave);
+                if (bare)
+                        bare_relay_loop(s->a.master);
                 classic_relay_loop(s->a.master);
         }
         child_track(pid);
@@ -925,7 +964,7 @@ static int start_classic_relay(struct session *s) {
         return s->client_pidfd < 0 ? -1 : 0;
 }
 
-static int run_classic(unsigned long long flood_bytes, struct flood *f) {
+static int run_reference(unsigned long long flood_bytes, struct flood *f, bool bare) {
         char size_arg[32];
         char *argv[] = {(char *)victim_path, "write-flood", size_arg, NULL};
         struct session s;
@@ -935,7 +974,7 @@ static int run_classic(unsigned long long flood_bytes, struct flood *f) {
         session_init(&s);
         r = start_victim(&s, argv);
         if (r == 0)
-                r = start_classic_relay(&s);
+                r = start_reference_relay(&s, bare);
         if (r == 0) {
                 int64_t c0 = cpu_ns(s.client);
                 r = measure_flood(s.c.master, s.c.master, &s.out_c, s.client_pidfd, NULL, 0, f);
@@ -943,6 +982,14 @@ static int run_classic(unsigned long long flood_bytes, struct flood *f) {
         }
         session_end(&s);
         return r;
+}
+
+static int run_classic(unsigned long long flood_bytes, struct flood *f) {
+        return run_reference(flood_bytes, f, false);
+}
+
+static int run_bare(unsigned long long flood_bytes, struct flood *f) {
+        return run_reference(flood_bytes, f, true);
 }
 
 /* ---- keystroke latency ---- */
@@ -1033,7 +1080,7 @@ static int run_latency(unsigned long keys, struct series out[_PATH_MAX]) {
                         r = pty_noncanonical_echo(&s[p].a);
         }
         if (r == 0)
-                r = start_classic_relay(&s[PATH_CLASSIC]);
+                r = start_reference_relay(&s[PATH_CLASSIC], false);
         /* Adoption copies A's modes onto the new terminal. */
         if (r == 0)
                 r = start_client(&s[PATH_OURS], &t0);
@@ -1536,7 +1583,8 @@ static void usage(FILE *f) {
                    "  (modes read, tick, write-flood N). Defaults: 20 runs, 64 MiB flood,\n"
                    "  1000 keystrokes. Throughput and keystroke round trips are measured\n"
                    "  through reptyrctl's relay, through the classic reptyr loop (4 KiB reads,\n"
-                   "  blocking writes; built in) and on a direct pty, side by side.\n"
+                   "  blocking writes; built in), through a bare read/write loop (floods\n"
+                   "  only) and on a direct pty, side by side.\n"
                    "  With --reptyrd (as root), also `REPTYRCTL adopt --no-ask-password -q PID`\n"
                    "  as nobody through that helper, cold and warm, on a private bus\n"
                    "  (dbus/org.reptyr.Reptyr1.conf) with polkitd running the actions of\n"
@@ -1547,7 +1595,7 @@ static void usage(FILE *f) {
 int main(int argc, char **argv) {
         unsigned long runs = 20, keys = 1000;
         struct series latency[_PATH_MAX], vs_direct, vs_classic;
-        struct flow_series flows[3]; /* relay, direct pty, classic loop */
+        struct flow_series flows[_FLOW_MAX];
         unsigned long long flood = 64ull << 20;
         struct series echo, frozen, baseline;
         struct sigaction sa = {.sa_handler = on_fatal_signal};
@@ -1666,7 +1714,7 @@ int main(int argc, char **argv) {
         vs_direct.v = calloc(runs, sizeof(double));
         vs_classic.v = calloc(runs, sizeof(double));
         vs_direct.n = vs_classic.n = 0;
-        for (int w = 0; w < 3; w++) {
+        for (int w = 0; w < _FLOW_MAX; w++) {
                 struct series *all[] = {&flows[w].rate, &flows[w].cpu, &flows[w].machine,
                                         &flows[w].idle};
 
@@ -1723,14 +1771,24 @@ int main(int argc, char **argv) {
                  * an adoption) or last; the ratios pair the three of one
                  * run, close in time, so the machine's load drifts less
                  * within a pair than across the series. */
-                struct flood fl[3];
-                bool have[3] = {false, false, false};
+                struct flood fl[_FLOW_MAX];
+                bool have[_FLOW_MAX] = {false};
 
-                for (unsigned long j = 0; j < 3; j++) {
-                        static int (*const run_path[3])(unsigned long long, struct flood *) = {
-                                run_relay, run_direct, run_classic};
-                        static const char *const what[3] = {"relay", "direct pty", "classic relay"};
-                        unsigned long w = (i + j) % 3;
+                for (unsigned long j = 0; j < _FLOW_MAX; j++) {
+                        static int (*const run_path[_FLOW_MAX])(unsigned long long,
+                                                                struct flood *) = {
+                                [FLOW_RELAY] = run_relay,
+                                [FLOW_DIRECT] = run_direct,
+                                [FLOW_CLASSIC] = run_classic,
+                                [FLOW_BARE] = run_bare,
+                        };
+                        static const char *const what[_FLOW_MAX] = {
+                                [FLOW_RELAY] = "relay",
+                                [FLOW_DIRECT] = "direct pty",
+                                [FLOW_CLASSIC] = "classic relay",
+                                [FLOW_BARE] = "bare relay",
+                        };
+                        unsigned long w = (i + j) % _FLOW_MAX;
 
                         failure[0] = '\0';
                         if (run_path[w](flood, &fl[w]) < 0) {
@@ -1747,10 +1805,10 @@ int main(int argc, char **argv) {
                                 flows[w].idle.v[flows[w].idle.n++] = fl[w].machine_idle;
                         }
                 }
-                if (have[0] && have[1])
-                        vs_direct.v[vs_direct.n++] = fl[0].rate / fl[1].rate;
-                if (have[0] && have[2])
-                        vs_classic.v[vs_classic.n++] = fl[0].rate / fl[2].rate;
+                if (have[FLOW_RELAY] && have[FLOW_DIRECT])
+                        vs_direct.v[vs_direct.n++] = fl[FLOW_RELAY].rate / fl[FLOW_DIRECT].rate;
+                if (have[FLOW_RELAY] && have[FLOW_CLASSIC])
+                        vs_classic.v[vs_classic.n++] = fl[FLOW_RELAY].rate / fl[FLOW_CLASSIC].rate;
                 if (!ok)
                         break; /* a broken adoption will not mend itself */
         }
@@ -1787,29 +1845,39 @@ int main(int argc, char **argv) {
         } else {
                 printf("%-26s not measured\n", "target frozen, GAP (ms)");
         }
-        if (flows[0].rate.n && flows[1].rate.n) {
-                struct series *relay = &flows[0].rate, *direct = &flows[1].rate,
-                              *classic = &flows[2].rate;
-                double ratio;
+        if (flows[FLOW_RELAY].rate.n && flows[FLOW_DIRECT].rate.n) {
+                struct series *relay = &flows[FLOW_RELAY].rate, *direct = &flows[FLOW_DIRECT].rate,
+                              *classic = &flows[FLOW_CLASSIC].rate, *bare = &flows[FLOW_BARE].rate;
+                static const char *const machine_rows[_FLOW_MAX] = {
+                        [FLOW_RELAY] = "  machine CPU, relay",
+                        [FLOW_DIRECT] = "  machine CPU, direct",
+                        [FLOW_CLASSIC] = "  machine CPU, classic",
+                        [FLOW_BARE] = "  machine CPU, bare",
+                };
+                double ratio, d;
 
-                for (int w = 0; w < 3; w++) {
+                for (int w = 0; w < _FLOW_MAX; w++) {
                         series_sort(&flows[w].rate);
                         series_sort(&flows[w].cpu);
                         series_sort(&flows[w].machine);
                         series_sort(&flows[w].idle);
                 }
-                ratio = series_median(relay) / series_median(direct);
-                snprintf(limit, sizeof(limit), "direct pty: %.1f", series_median(direct));
+                d = series_median(direct);
+                ratio = series_median(relay) / d;
+                snprintf(limit, sizeof(limit), "direct pty: %.1f", d);
                 snprintf(met, sizeof(met), "%s (%.2fx)", ratio >= TARGET_RELAY_RATIO ? "yes" : "NO",
                          ratio);
                 print_row("relay throughput (MiB/s)", relay, limit, ">= 0.95x direct", met);
                 if (classic->n) {
-                        snprintf(limit, sizeof(limit), "%.2fx direct",
-                                 series_median(classic) / series_median(direct));
+                        snprintf(limit, sizeof(limit), "%.2fx direct", series_median(classic) / d);
                         snprintf(met, sizeof(met), "%s (%.2fx)",
                                  series_median(relay) >= series_median(classic) ? "yes" : "NO",
                                  series_median(relay) / series_median(classic));
                         print_row("  classic 4 KiB loop", classic, limit, "relay >= classic", met);
+                }
+                if (bare->n) {
+                        snprintf(limit, sizeof(limit), "%.2fx direct", series_median(bare) / d);
+                        print_row("  bare read/write loop", bare, limit, "-", "-");
                 }
                 print_row("  direct pty (MiB/s)", direct, "(the limit)", "-", "-");
                 if (vs_direct.n) {
@@ -1821,32 +1889,32 @@ int main(int argc, char **argv) {
                         print_row("  relay/classic, per run", &vs_classic, "(paired runs)", "-",
                                   "-");
                 }
-                if (flows[0].cpu.n)
-                        print_row("  relay CPU (ms/MiB)", &flows[0].cpu, "reptyrctl itself", "-",
-                                  "-");
-                if (flows[2].cpu.n)
-                        print_row("  classic CPU (ms/MiB)", &flows[2].cpu, "the loop itself", "-",
-                                  "-");
+                if (flows[FLOW_RELAY].cpu.n)
+                        print_row("  relay CPU (ms/MiB)", &flows[FLOW_RELAY].cpu,
+                                  "reptyrctl itself", "-", "-");
+                if (flows[FLOW_CLASSIC].cpu.n)
+                        print_row("  classic CPU (ms/MiB)", &flows[FLOW_CLASSIC].cpu,
+                                  "the loop itself", "-", "-");
                 /* The whole machine's CPU per MiB on each path: on a machine
                  * the direct pty alone keeps busy, a relay can go at most
                  * as fast as the direct pty's share of its CPU cost allows. */
-                if (flows[0].machine.n && flows[1].machine.n) {
-                        double d = series_median(&flows[1].machine);
+                if (flows[FLOW_DIRECT].machine.n) {
+                        double dm = series_median(&flows[FLOW_DIRECT].machine);
 
-                        snprintf(limit, sizeof(limit), "%.2fx direct's",
-                                 series_median(&flows[0].machine) / d);
-                        print_row("  machine CPU, relay", &flows[0].machine, limit, "-", "-");
-                        if (flows[2].machine.n) {
+                        for (int w = 0; w < _FLOW_MAX; w++) {
+                                if (w == FLOW_DIRECT || !flows[w].machine.n)
+                                        continue;
                                 snprintf(limit, sizeof(limit), "%.2fx direct's",
-                                         series_median(&flows[2].machine) / d);
-                                print_row("  machine CPU, classic", &flows[2].machine, limit, "-",
-                                          "-");
+                                         series_median(&flows[w].machine) / dm);
+                                print_row(machine_rows[w], &flows[w].machine, limit, "-", "-");
                         }
-                        print_row("  machine CPU, direct", &flows[1].machine, "(ms/MiB, all CPUs)",
-                                  "-", "-");
-                        print_row("  machine idle, relay (%)", &flows[0].idle, "-", "-", "-");
-                        print_row("  machine idle, direct (%)", &flows[1].idle, "(0 = CPU-bound)",
-                                  "-", "-");
+                        print_row(machine_rows[FLOW_DIRECT], &flows[FLOW_DIRECT].machine,
+                                  "(ms/MiB, all CPUs)", "-", "-");
+                        if (flows[FLOW_RELAY].idle.n)
+                                print_row("  machine idle, relay (%)", &flows[FLOW_RELAY].idle, "-",
+                                          "-", "-");
+                        print_row("  machine idle, direct (%)", &flows[FLOW_DIRECT].idle,
+                                  "(0 = CPU-bound)", "-", "-");
                 }
         } else {
                 printf("%-26s not measured\n", "relay throughput (MiB/s)");
@@ -1907,7 +1975,7 @@ int main(int argc, char **argv) {
         free(echo.v);
         free(frozen.v);
         free(baseline.v);
-        for (int w = 0; w < 3; w++) {
+        for (int w = 0; w < _FLOW_MAX; w++) {
                 free(flows[w].rate.v);
                 free(flows[w].cpu.v);
                 free(flows[w].machine.v);
