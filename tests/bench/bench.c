@@ -799,43 +799,51 @@ static double cpu_ms_per_mib(int64_t before, int64_t after, unsigned long long b
         return (double)(after - before) / 1e6 / ((double)bytes / (1 << 20));
 }
 
-static int run_relay(unsigned long long flood_bytes, struct flood *f) {
+/* A fresh session whose victim on A is ready to write `flood_bytes`. */
+static int start_flood_victim(struct session *s, unsigned long long flood_bytes) {
         char size_arg[32];
         char *argv[] = {(char *)victim_path, "write-flood", size_arg, NULL};
+
+        snprintf(size_arg, sizeof(size_arg), "%llu", flood_bytes);
+        session_init(s);
+        return start_victim(s, argv);
+}
+
+/* A flood read on C through the session's relay (s->client), with the
+ * relay's own CPU per MiB. */
+static int measure_relayed_flood(struct session *s, const int *drain, size_t n_drain,
+                                 unsigned long long flood_bytes, struct flood *f) {
+        int64_t c0 = cpu_ns(s->client);
+        int r = measure_flood(s->c.master, s->c.master, &s->out_c, s->client_pidfd, drain, n_drain,
+                              f);
+
+        f->cpu = cpu_ms_per_mib(c0, cpu_ns(s->client), flood_bytes);
+        return r;
+}
+
+static int run_relay(unsigned long long flood_bytes, struct flood *f) {
         struct session s;
         int64_t t0, t1;
         int r;
 
-        snprintf(size_arg, sizeof(size_arg), "%llu", flood_bytes);
-
         /* Through the relay: victim adopted onto B, bytes read on C. The typed
          * "x" becomes part of the line that starts the flood. */
-        session_init(&s);
-        r = start_victim(&s, argv);
+        r = start_flood_victim(&s, flood_bytes);
         if (r == 0)
                 r = start_client(&s, &t0);
         if (r == 0)
                 r = wait_echo(&s, &t1);
-        if (r == 0) {
-                int64_t c0 = cpu_ns(s.client);
-                r = measure_flood(s.c.master, s.c.master, &s.out_c, s.client_pidfd, &s.a.master, 1,
-                                  f);
-                f->cpu = cpu_ms_per_mib(c0, cpu_ns(s.client), flood_bytes);
-        }
+        if (r == 0)
+                r = measure_relayed_flood(&s, &s.a.master, 1, flood_bytes, f);
         session_end(&s);
         return r;
 }
 
 /* The limit: the same victim writing straight into a pty. */
 static int run_direct(unsigned long long flood_bytes, struct flood *f) {
-        char size_arg[32];
-        char *argv[] = {(char *)victim_path, "write-flood", size_arg, NULL};
         struct session s;
-        int r;
+        int r = start_flood_victim(&s, flood_bytes);
 
-        snprintf(size_arg, sizeof(size_arg), "%llu", flood_bytes);
-        session_init(&s);
-        r = start_victim(&s, argv);
         if (r == 0)
                 r = measure_flood(s.a.master, s.a.master, &s.out_a, -1, NULL, 0, f);
         session_end(&s);
@@ -859,6 +867,19 @@ struct flow_series {
 };
 
 /* ---- the classic relay, as a reference ---- */
+
+/* A reference relay's blocking write of all it read; the relay ends on
+ * error, as the classic tool's does. */
+static void copy_out_or_die(int fd, const char *buf, ssize_t n) {
+        for (ssize_t off = 0; off < n;) {
+                ssize_t k = write(fd, buf + off, (size_t)(n - off));
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k < 0)
+                        _exit(1);
+                off += k;
+        }
+}
 
 /* The plain loop the classic reptyr runs after attaching, written here so
  * that the comparison needs no outside tool: wait for either side, read at
@@ -889,14 +910,7 @@ static _Noreturn void classic_relay_loop(int master) {
                                 continue;
                         if (n <= 0)
                                 _exit(0); /* the victim or the terminal is gone */
-                        for (ssize_t off = 0; off < n;) {
-                                ssize_t k = write(fds[i][1], buf + off, (size_t)(n - off));
-                                if (k < 0 && errno == EINTR)
-                                        continue;
-                                if (k < 0)
-                                        _exit(1);
-                                off += k;
-                        }
+                        copy_out_or_die(fds[i][1], buf, n);
                 }
         }
 }
@@ -913,22 +927,16 @@ static _Noreturn void bare_relay_loop(int master) {
         do
                 n = read(STDIN_FILENO, buf, sizeof(buf));
         while (n < 0 && errno == EINTR);
-        if (n <= 0 || write(master, buf, (size_t)n) != n)
+        if (n <= 0)
                 _exit(1);
+        copy_out_or_die(master, buf, n);
         for (;;) {
                 n = read(master, buf, sizeof(buf));
                 if (n < 0 && errno == EINTR)
                         continue;
                 if (n <= 0)
                         _exit(0);
-                for (ssize_t off = 0; off < n;) {
-                        ssize_t k = write(STDOUT_FILENO, buf + off, (size_t)(n - off));
-                        if (k < 0 && errno == EINTR)
-                                continue;
-                        if (k < 0)
-                                _exit(1);
-                        off += k;
-                }
+                copy_out_or_die(STDOUT_FILENO, buf, n);
         }
 }
 
@@ -965,21 +973,13 @@ static int start_reference_relay(struct session *s, bool bare) {
 }
 
 static int run_reference(unsigned long long flood_bytes, struct flood *f, bool bare) {
-        char size_arg[32];
-        char *argv[] = {(char *)victim_path, "write-flood", size_arg, NULL};
         struct session s;
-        int r;
+        int r = start_flood_victim(&s, flood_bytes);
 
-        snprintf(size_arg, sizeof(size_arg), "%llu", flood_bytes);
-        session_init(&s);
-        r = start_victim(&s, argv);
         if (r == 0)
                 r = start_reference_relay(&s, bare);
-        if (r == 0) {
-                int64_t c0 = cpu_ns(s.client);
-                r = measure_flood(s.c.master, s.c.master, &s.out_c, s.client_pidfd, NULL, 0, f);
-                f->cpu = cpu_ms_per_mib(c0, cpu_ns(s.client), flood_bytes);
-        }
+        if (r == 0)
+                r = measure_relayed_flood(&s, NULL, 0, flood_bytes, f);
         session_end(&s);
         return r;
 }
