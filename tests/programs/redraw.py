@@ -49,7 +49,9 @@ try:
     pid = until(lambda: (subprocess.run(["pgrep", "-P", str(shell)], capture_output=True,
                                         text=True).stdout.split() or [None])[0], "program started")
     pid = int(pid)
-    until(lambda: MARK[PROG] in tm("capture-pane", "-p", "-t", "t:0"), "program drawn in A")
+    # Before adoption, nothing of ours runs yet: a program slow to start on
+    # a loaded machine (mc starts a subshell first) gets longer.
+    until(lambda: MARK[PROG] in tm("capture-pane", "-p", "-t", "t:0"), "program drawn in A", 20.0)
     tm("new-window", "-t", "t:1", "env PS1='B$ ' bash --norc --noprofile -i")
     until(lambda: "B$" in tm("capture-pane", "-p", "-t", "t:1"), "bash prompt in B")
     t0 = time.monotonic()
