@@ -458,17 +458,43 @@ static bool wait_for_shell(struct adoption *a) {
         }
 }
 
+/* Until the program, having begun to draw, sleeps again (in its wait for
+ * input), for 100 ms at most. A program that looks at its resize flag and
+ * then waits for input in a call that does not unblock SIGWINCH atomically
+ * misses a SIGWINCH that arrives in between: vim then sleeps with its
+ * screen a row short until the next key, and keys typed in that state
+ * were seen drawn only at the key after them. Nothing signals that a
+ * process fell asleep, so its state is looked at until it does. */
+static void wait_until_asleep(struct adoption *a) {
+        struct timespec start, now;
+
+        if (a->dirfd < 0)
+                return;
+        clock_gettime(CLOCK_MONOTONIC, &start);
+        for (unsigned us = 50;; us = us < 2000 ? us * 2 : us) {
+                struct proc_stat st;
+
+                if (proc_read_stat(a->dirfd, &st) < 0 || st.state != 'R')
+                        return;
+                clock_gettime(CLOCK_MONOTONIC, &now);
+                if ((now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000 >=
+                    100)
+                        return;
+                (void)nanosleep(&(struct timespec){0, (long)us * 1000}, NULL);
+        }
+}
+
 /* The second half of a two-step resize: once the program has drawn for the
  * size one row off (its output is waiting on the master, 250 ms at most;
- * not at all for a program that does not catch SIGWINCH), the right size.
- * The output stays queued for the caller to read. */
+ * not at all for a program that does not catch SIGWINCH) and gone back to
+ * sleep, the right size. The output stays queued for the caller to read. */
 static void resize_second(struct adoption *a) {
         struct pollfd p = {.fd = a->master, .events = POLLIN};
 
         if (!two_step_resize(a))
                 return;
-        if (a->status.sig_cgt & (1ULL << (SIGWINCH - 1)))
-                (void)poll(&p, 1, 250);
+        if (a->status.sig_cgt & (1ULL << (SIGWINCH - 1)) && poll(&p, 1, 250) > 0)
+                wait_until_asleep(a);
         (void)ioctl(a->master, TIOCSWINSZ, &a->final_ws);
 }
 
