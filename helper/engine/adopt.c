@@ -426,6 +426,36 @@ ours:
         }
 }
 
+/* Looks at the process of /proc directory dirfd until look() says 1
+ * (returns true) or -1 (false), or max_ms have passed (false); 50 us apart
+ * at first, backing off to 2 ms. For moments of another process that
+ * nothing signals. */
+static bool look_until(int dirfd, int (*look)(int dirfd, const struct adoption *),
+                       const struct adoption *a, unsigned max_ms) {
+        struct timespec start, now;
+
+        clock_gettime(CLOCK_MONOTONIC, &start);
+        for (unsigned us = 50;; us = us < 2000 ? us * 2 : us) {
+                int r = look(dirfd, a);
+
+                if (r != 0)
+                        return r > 0;
+                clock_gettime(CLOCK_MONOTONIC, &now);
+                if ((now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000 >=
+                    (long)max_ms)
+                        return false;
+                (void)nanosleep(&(struct timespec){0, (long)us * 1000}, NULL);
+        }
+}
+
+static int shell_took_tty(int dirfd, const struct adoption *a) {
+        struct proc_stat st;
+
+        if (proc_read_stat(dirfd, &st) < 0 || st.starttime != a->parent_stat.starttime)
+                return -1; /* the shell is gone */
+        return st.tpgid != a->stat.pgrp;
+}
+
 /* The old shell, shown its job stop, takes the old terminal back (its
  * process group becomes the foreground one again) once it has collected the
  * stop; the target must not be continued before, or the shell only ever
@@ -436,66 +466,63 @@ ours:
 static bool wait_for_shell(struct adoption *a) {
         char path[32];
         _cleanup_close_ int d = -1;
-        struct timespec start, now;
 
         snprintf(path, sizeof(path), "/proc/%d", (int)a->parent);
         d = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
-        if (d < 0)
-                return false;
-        clock_gettime(CLOCK_MONOTONIC, &start);
-        for (unsigned us = 50;; us = us < 2000 ? us * 2 : us) {
-                struct proc_stat st;
-
-                if (proc_read_stat(d, &st) < 0 || st.starttime != a->parent_stat.starttime)
-                        return false; /* the shell is gone */
-                if (st.tpgid != a->stat.pgrp)
-                        return true;
-                clock_gettime(CLOCK_MONOTONIC, &now);
-                if ((now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000 >=
-                    500)
-                        return false;
-                (void)nanosleep(&(struct timespec){0, (long)us * 1000}, NULL);
-        }
+        return d >= 0 && look_until(d, shell_took_tty, a, 500);
 }
 
-/* Until the program, having begun to draw, sleeps again (in its wait for
- * input), for 100 ms at most. A program that looks at its resize flag and
- * then waits for input in a call that does not unblock SIGWINCH atomically
- * misses a SIGWINCH that arrives in between: vim then sleeps with its
- * screen a row short until the next key, and keys typed in that state
- * were seen drawn only at the key after them. Nothing signals that a
- * process fell asleep, so its state is looked at until it does. */
-static void wait_until_asleep(struct adoption *a) {
-        struct timespec start, now;
+static int not_running(int dirfd, const struct adoption *a) {
+        struct proc_stat st;
 
-        if (a->dirfd < 0)
-                return;
-        clock_gettime(CLOCK_MONOTONIC, &start);
-        for (unsigned us = 50;; us = us < 2000 ? us * 2 : us) {
-                struct proc_stat st;
+        (void)a;
+        return proc_read_stat(dirfd, &st) < 0 ? -1 : st.state != 'R';
+}
 
-                if (proc_read_stat(a->dirfd, &st) < 0 || st.state != 'R')
-                        return;
-                clock_gettime(CLOCK_MONOTONIC, &now);
-                if ((now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000 >=
-                    100)
-                        return;
-                (void)nanosleep(&(struct timespec){0, (long)us * 1000}, NULL);
-        }
+/* Woken since the final size was set, and asleep again. */
+static int slept_again(int dirfd, const struct adoption *a) {
+        struct proc_status status;
+        int r = not_running(dirfd, a);
+
+        if (r <= 0)
+                return r;
+        if (proc_read_status(dirfd, &status) < 0)
+                return -1;
+        return status.nvcsw > a->slept_before_resize;
 }
 
 /* The second half of a two-step resize: once the program has drawn for the
  * size one row off (its output is waiting on the master, 250 ms at most;
- * not at all for a program that does not catch SIGWINCH) and gone back to
- * sleep, the right size. The output stays queued for the caller to read. */
+ * not at all for a program that does not catch SIGWINCH) and sleeps again,
+ * in its wait for input, the right size; then, until it has woken for that
+ * and gone back to sleep, having drawn again (100 ms at most each). The
+ * output stays queued for the caller to read.
+ *
+ * Why the sleeps: a program that looks at its resize flag and then waits
+ * for input in a call that does not unblock SIGWINCH atomically misses a
+ * SIGWINCH that arrives in between. vim, which writes its screen in one
+ * go and then heads for pselect(), then slept with its screen a row short
+ * until the next key, and keys typed in that state were drawn only at the
+ * key after them. And a program still busy with its last SIGWINCH when
+ * the user's first keys come is no better: vim's ^Z, which waits a few
+ * milliseconds for a SIGCONT, was cut short by it. Nothing signals that a
+ * process fell asleep, so its state is looked at until it does. The
+ * target is not held meanwhile. */
 static void resize_second(struct adoption *a) {
         struct pollfd p = {.fd = a->master, .events = POLLIN};
+        struct proc_status st;
+        bool settle;
 
         if (!two_step_resize(a))
                 return;
-        if (a->status.sig_cgt & (1ULL << (SIGWINCH - 1)) && poll(&p, 1, 250) > 0)
-                wait_until_asleep(a);
+        settle = a->status.sig_cgt & (1ULL << (SIGWINCH - 1)) && poll(&p, 1, 250) > 0 &&
+                 a->dirfd >= 0 && look_until(a->dirfd, not_running, a, 100) &&
+                 proc_read_status(a->dirfd, &st) == 0;
+        if (settle)
+                a->slept_before_resize = st.nvcsw;
         (void)ioctl(a->master, TIOCSWINSZ, &a->final_ws);
+        if (settle)
+                (void)look_until(a->dirfd, slept_again, a, 100);
 }
 
 int engine_adopt_process(int pidfd, const struct engine_options *opts, struct engine_result *res,

@@ -90,6 +90,8 @@ struct adoption {
         /* The new terminal's size: the target is shown a real resize
          * while we still hold it (see resize_new_tty()). */
         struct winsize old_ws, final_ws;
+        /* Its voluntary context switches when the final size was set. */
+        unsigned long long slept_before_resize;
         bool committed;
 };
 

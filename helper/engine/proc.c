@@ -85,6 +85,8 @@ int proc_parse_status(const char *text, struct proc_status *st) {
                         st->cap_eff = strtoull(v, NULL, 16);
                 } else if (FIELD("CapPrm")) {
                         st->cap_prm = strtoull(v, NULL, 16);
+                } else if (FIELD("voluntary_ctxt_switches")) {
+                        st->nvcsw = strtoull(v, NULL, 10);
                 }
 #undef FIELD
         }

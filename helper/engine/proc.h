@@ -31,6 +31,7 @@ struct proc_status {
         int seccomp; /* 0 none, 1 strict, 2 filter */
         pid_t tracer_pid;
         uint64_t sig_pnd, shd_pnd, sig_blk, sig_ign, sig_cgt, cap_eff, cap_prm;
+        unsigned long long nvcsw; /* voluntary context switches (times it slept) */
 };
 
 /* Parse the text of /proc/PID/stat. comm may contain anything, ')' too, so

@@ -309,6 +309,8 @@ static void test_status_kernel_thread(void **state) {
         assert_int_equal(st.sig_ign, UINT64_MAX);
         assert_int_equal(st.cap_eff, 0x1ffffffffffULL);
         assert_int_equal(st.cap_prm, 0x1ffffffffffULL);
+        /* voluntary, not nonvoluntary_ctxt_switches */
+        assert_int_equal(st.nvcsw, 77);
 }
 
 /* Fail closed: a status without one of the fields decided on, or with ids
