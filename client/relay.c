@@ -46,8 +46,8 @@
  *    the pty's packet mode reports flow control and flushes, not modes; the
  *    proc connector needs privileges. So only after relaying a suspend
  *    character to a terminal with ISIG off, and for three seconds at most,
- *    poll() wakes up on a short timer too (after 1 ms at first, backing off
- *    to 64 ms), and each wakeup looks: is the target stopped
+ *    poll() wakes up on a short timer too (after 1 ms, then every 2 ms),
+ *    and each wakeup looks: is the target stopped
  *    (/proc/PID/stat), or is ISIG back on and the program no longer
  *    running (it has sent itself its SIGTSTP and waits)? Either means the
  *    program is suspending itself: we make sure with SIGSTOP, relay what
@@ -102,11 +102,15 @@
 
 /* After a suspend character went to a program that handles it itself: how
  * long to watch for the program suspending itself (its own reaction may
- * take a while on a loaded machine), and the longest timer
- * between two looks. The first looks come after 1 ms: vim waits only a few
- * milliseconds for a SIGCONT before it takes the terminal back. */
+ * take a while on a loaded machine), and the time between two looks after
+ * the first (1 ms). It stays below the few milliseconds the program's
+ * normal modes last: vim waits 0, 1, 2 and 3 ms for a SIGCONT before it
+ * takes the terminal back, and on a loaded machine that window came tens
+ * of milliseconds late, between looks that had backed off to 8 ms and
+ * more, so the ^Z went unseen. 1500 looks at most, each a read of
+ * /proc/PID/stat and a tcgetattr(). */
 #define SUSPEND_WATCH_MS 3000
-#define SUSPEND_WATCH_MAX_STEP_MS 64
+#define SUSPEND_WATCH_STEP_MS 2
 
 /* Typed input on its way to the master, refilled once empty. */
 struct buffer {
@@ -611,9 +615,9 @@ static char target_state(const struct relay *r) {
         return p && p[1] == ' ' ? p[2] : 0;
 }
 
-/* While watching: milliseconds until the next look (1, 1, 2, 2, 4, ...,
- * at most SUSPEND_WATCH_MAX_STEP_MS and never past the end), or -1 once the
- * watch is over. */
+/* While watching: milliseconds until the next look (1, then
+ * SUSPEND_WATCH_STEP_MS, never past the end), or -1 once the watch is
+ * over. */
 static int watch_timeout(struct relay *r) {
         struct timespec now;
         int64_t left_ms;
@@ -628,9 +632,7 @@ static int watch_timeout(struct relay *r) {
                 r->watching = false;
                 return -1;
         }
-        step = r->watch_looks / 2 < 7 ? 1 << (r->watch_looks / 2) : SUSPEND_WATCH_MAX_STEP_MS;
-        if (step > SUSPEND_WATCH_MAX_STEP_MS)
-                step = SUSPEND_WATCH_MAX_STEP_MS;
+        step = r->watch_looks == 0 ? 1 : SUSPEND_WATCH_STEP_MS;
         return left_ms < step ? (int)left_ms : step;
 }
 
