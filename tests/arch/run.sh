@@ -35,6 +35,7 @@ set -uo pipefail
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 work=${ARCH_TEST_DIR:-$top/build/tests/arch}
 cache=$work/cache
+host_multiarch=$(dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || gcc -print-multiarch)
 mkdir -p "$cache"
 all_arches=(aarch64 arm riscv64 ppc64le s390x)
 arches=("$@")
@@ -196,6 +197,14 @@ toolchain() {
         echo "$dir"
 }
 
+# use_toolchain ROOT: its programs first in PATH, and its own host
+# libraries (binutils' libbfd-2.40-<arch>.so and the like, unpacked with
+# it, never installed) where the loader looks.
+use_toolchain() {
+        export PATH=$1/usr/bin:$PATH
+        export LD_LIBRARY_PATH=$1/usr/lib/$host_multiarch${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+}
+
 # ---- cross builds ------------------------------------------------------
 cross_file() {
         local arch=$1 root=$2 out=$3 static=$4 t fam cpu endian wrap rt
@@ -249,7 +258,7 @@ cmocka_standin() {
 # unit_result to "P F" (passed, failed).
 cross_build() {
         local arch=$1 root=$2 b=$work/cross-$arch s=$work/cross-$arch-static rc
-        export PATH=$root/usr/bin:$PATH
+        use_toolchain "$root"
         cmocka_standin "$arch" "$root" || { log "$arch: cmocka stand-in failed"; return 1; }
         # A changed cross file (new toolchain, new options) means a new tree.
         cross_file "$arch" "$root" "$work/cross-$arch.ini.new" 0
@@ -359,7 +368,7 @@ SERIAL_EARLYCON_RISCV_SBI CROSS_MEMORY_ATTACH NET UNIX CHECKPOINT_RESTORE"
                 mkdir -p "$bdir"
                 tar -xJf "$src" -C "$bdir" --strip-components=1 || return 1
                 local mk=(make -C "$bdir" ARCH=riscv CROSS_COMPILE=riscv64-linux-gnu-)
-                (export PATH=$(toolchain_root_riscv)/usr/bin:$PATH
+                (use_toolchain "$(toolchain_root_riscv)"
                         ln -sf "$(toolchain_root_riscv)/usr/bin/riscv64-linux-gnu-gcc-12" \
                                 "$(toolchain_root_riscv)/usr/bin/riscv64-linux-gnu-gcc"
                         "${mk[@]}" tinyconfig >/dev/null &&
