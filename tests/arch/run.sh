@@ -192,6 +192,21 @@ toolchain() {
                         esac
                 done
                 rm -rf "$tmp"
+                # Links that are absolute in the packages (libc6's
+                # lib64/ld64.so.2 -> /lib/powerpc64le-linux-gnu/ld64.so.2)
+                # would leave the root for the host's /lib under qemu -L and
+                # in the linker's sysroot: they point inside it instead.
+                local l t
+                while IFS= read -r -d '' l; do
+                        t=$(readlink "$l")
+                        if [[ $t == /* ]]; then
+                                if [[ $l == "$dir/rt/"* ]]; then
+                                        ln -sfnr "$dir/rt$t" "$l"
+                                else
+                                        ln -sfnr "$dir$t" "$l"
+                                fi
+                        fi
+                done < <(find "$dir" -type l -print0)
                 touch "$dir/.done"
         fi
         echo "$dir"
