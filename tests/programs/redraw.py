@@ -5,11 +5,15 @@
 keypress (latency printed), A's shell must report the job stopped and
 prompt again with sane modes, A's foreground group must not be the
 program's, and the program must run (not stopped). Cleans up by pid."""
-import os, shutil, subprocess, sys, time
+import os, select, shutil, subprocess, sys, tempfile, time
 
 REPTYRCTL, PROG = sys.argv[1], sys.argv[2]
-ARGV = {"vim": "vim -u NONE /etc/passwd", "nano": "nano /etc/passwd", "htop": "htop",
-        "less": "less /etc/passwd", "top": "top", "mc": "mc", "emacs": "emacs -nw -Q /etc/passwd"}
+# The editors open a private copy of /etc/passwd, never the real one: a vim
+# killed by an earlier run leaves a swap file beside what it edited, and the
+# next vim on that file waits at its E325 prompt instead of drawing the file
+# (seen in CI). vim also runs without a swap file (-n) or viminfo (-i NONE).
+ARGV = {"vim": "vim -u NONE -i NONE -n FILE", "nano": "nano FILE", "htop": "htop",
+        "less": "less FILE", "top": "top", "mc": "mc", "emacs": "emacs -nw -Q FILE"}
 MARK = {"vim": "root:x:0", "nano": "passwd", "htop": "Tasks:", "less": "root:x:0",
         "top": "Tasks:", "mc": "Left", "emacs": "root:x:0"}
 if os.geteuid() != 0:
@@ -18,6 +22,9 @@ for tool in ("tmux", ARGV[PROG].split()[0]):
     if not shutil.which(tool):
         print("SKIP: %s is not installed" % tool); sys.exit(77)
 SOCK = "rp-test-%d" % os.getpid()
+WORK = tempfile.mkdtemp(prefix="rp-redraw-")
+shutil.copyfile("/etc/passwd", os.path.join(WORK, "passwd"))
+COMMAND = ARGV[PROG].replace("FILE", os.path.join(WORK, "passwd"))
 
 
 def tm(*a):
@@ -31,6 +38,8 @@ def until(cond, what, timeout=5.0):
         if v:
             return v
         time.sleep(0.01)
+    for w in ("t:0", "t:1"):  # what the windows showed, for the log
+        sys.stderr.write("--- window %s ---\n%s" % (w, tm("capture-pane", "-p", "-t", w)))
     raise SystemExit("FAIL: %s not reached within %.1fs" % (what, timeout))
 
 
@@ -43,7 +52,7 @@ try:
     stty = lambda: subprocess.run("stty -g < " + tty_a, shell=True, capture_output=True,
                                   text=True).stdout
     modes_before = stty()  # bash's own modes at its prompt
-    tm("send-keys", "-t", "t:0", "TERM=xterm-256color " + ARGV[PROG], "Enter")
+    tm("send-keys", "-t", "t:0", "TERM=xterm-256color " + COMMAND, "Enter")
     shell = int(tm("display", "-p", "-t", "t:0", "#{pane_pid}"))
     tty_a = tm("display", "-p", "-t", "t:0", "#{pane_tty}").strip()
     pid = until(lambda: (subprocess.run(["pgrep", "-P", str(shell)], capture_output=True,
@@ -75,7 +84,11 @@ try:
 finally:
     tm("kill-server")
     if pid:
-        try:
+        try:  # gone before the next run starts, and before WORK goes
+            fd = os.pidfd_open(pid)
             os.kill(pid, 9)
+            select.select([fd], [], [], 5.0)
+            os.close(fd)
         except ProcessLookupError:
             pass
+    shutil.rmtree(WORK, ignore_errors=True)
