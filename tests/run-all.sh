@@ -174,23 +174,28 @@ EOF
         echo "==> $2: $p passed, $f failed, $s skipped"
 }
 
-# run_build LABEL DIR [MESON SETUP ARGS...]: set up (once), build and test one tree.
-run_build() {
+# build_tree LABEL DIR [MESON SETUP ARGS...]: set up DIR (once) with
+# -Werror and build it; a failure is counted here and returns 1.
+build_tree() {
         local label=$1 dir=$2
         shift 2
-        echo "==> $label: setting up and building $dir"
-        if [[ ! -f $dir/build.ninja ]]; then
-                if ! meson setup "$dir" -Dwerror=true "$@"; then
-                        echo "FAIL $label: meson setup"
-                        failed=$((failed + 1))
-                        return 0
-                fi
+        if [[ ! -f $dir/build.ninja ]] && ! meson setup "$dir" -Dwerror=true "$@"; then
+                echo "FAIL $label: meson setup"
+                failed=$((failed + 1))
+                return 1
         fi
         if ! ninja -C "$dir"; then
                 echo "FAIL $label: build"
                 failed=$((failed + 1))
-                return 0
+                return 1
         fi
+}
+
+# run_build LABEL DIR [MESON SETUP ARGS...]: set up (once), build and test one tree.
+run_build() {
+        local label=$1 dir=$2
+        echo "==> $label: setting up and building $dir"
+        build_tree "$@" || return 0
         # A stale log from an earlier run must never be counted.
         rm -f "$dir/meson-logs/testlog.json"
         echo "==> $label: meson test"
@@ -215,18 +220,12 @@ i386_runs() {
 }
 
 # build_only LABEL DIR [MESON SETUP ARGS...]: set up (once) and build a tree
-# whose programs cannot run here. The build counts as one test; its tests
-# count as one skip, with the reason.
+# whose programs cannot run here; a good build counts as one test passed.
 build_only() {
-        local label=$1 dir=$2
-        shift 2
-        echo "==> $label: setting up and building $dir (build only)"
-        if { [[ -f $dir/build.ninja ]] || meson setup "$dir" -Dwerror=true "$@"; } && ninja -C "$dir"; then
-                echo "PASS $label: build with -Werror"
+        echo "==> $1: setting up and building $2 (build only)"
+        if build_tree "$@"; then
+                echo "PASS $1: build with -Werror"
                 passed=$((passed + 1))
-        else
-                echo "FAIL $label: build"
-                failed=$((failed + 1))
         fi
 }
 
