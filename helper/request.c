@@ -123,6 +123,13 @@ static void decide_session(struct request *req) {
                         };
                 else
                         permission_decide(&req->caller, req->ptrace_scope, &t, &d);
+                /* What polkit is told covers every process the takeover
+                 * touches: a rule granting adopt-any for "same_user" must
+                 * not reach another user's terminal holder. */
+                if (!d.same_user)
+                        req->decision.same_user = false;
+                if (!d.kernel_allows)
+                        req->decision.kernel_allows = false;
                 if (d.action != PERMISSION_ADOPT_ANY || req->decision.action != PERMISSION_ADOPT)
                         continue;
                 req->decision = d;
@@ -303,12 +310,30 @@ static sd_bus *worker_bus;
 static int verify_seized(const struct engine_target *t, void *userdata, struct engine_error *err) {
         struct request *req = userdata;
         struct permission_decision now;
+        const char *what = NULL;
 
         if (!worker_bus && sd_bus_open_system(&worker_bus) < 0)
                 worker_bus = NULL; /* caller_present() then fails closed */
+        /* polkit was asked about req->target: the process adopted must be
+         * that one, not what it exec'd since (a setuid program, under an
+         * authorization given for "same_user"). */
+        if (t->pid == req->target.pid)
+                what = engine_target_changed(&req->target, t);
+        if (what) {
+                err->kind = ENGINE_ERR_PERMISSION;
+                snprintf(err->message, sizeof(err->message),
+                         "process %d (%s) changed while it was being adopted (%s changed); it "
+                         "was left as it was; try again",
+                         (int)t->pid, t->comm, what);
+                return -EPERM;
+        }
         permission_decide(&req->caller, req->ptrace_scope, t, &now);
+        /* Nor may anything else touched (a session's terminal holders) have
+         * lost a fact polkit's answer may rest on. */
         if (now.action == PERMISSION_REFUSE ||
-            (now.action == PERMISSION_ADOPT_ANY && req->decision.action != PERMISSION_ADOPT_ANY)) {
+            (now.action == PERMISSION_ADOPT_ANY && req->decision.action != PERMISSION_ADOPT_ANY) ||
+            (req->decision.same_user && !now.same_user) ||
+            (req->decision.kernel_allows && !now.kernel_allows)) {
                 err->kind = ENGINE_ERR_PERMISSION;
                 snprintf(err->message, sizeof(err->message),
                          "process %d (%s) changed while it was being adopted (%s); it was left "

@@ -77,7 +77,18 @@ struct engine_target {
         int seccomp;      /* 0 none, 1 strict, 2 filter */
         char comm[64];
         char exe[256]; /* "" if unreadable */
+        /* Where its program was loaded (/proc/PID/stat startcode and
+         * startstack): new with every exec, as long as address space
+         * randomization is on; 0 if unreadable. */
+        unsigned long long start_code, start_stack;
 };
+
+/* What tells `now` apart from `was`, the same process looked at earlier
+ * (what polkit was asked about, or what was adopted): its ids, capabilities,
+ * dumpability, user namespace, seccomp mode, executable or the place its
+ * program was loaded, i.e. it exec'd or changed its credentials. NULL when
+ * nothing does. Its comm is not compared: any program may rename itself. */
+const char *engine_target_changed(const struct engine_target *was, const struct engine_target *now);
 
 struct engine_options;
 
@@ -140,6 +151,11 @@ struct engine_hangup_guard {
         unsigned char saved[32]; /* its own struct sigaction, as the kernel stores it */
         size_t saved_len;
         unsigned long long starttime; /* the target's, against pid reuse */
+        /* The target as it was adopted: `saved` is given back only to the
+         * same program with the same credentials (a handler address means
+         * nothing to another program, and a setuid one must never get an
+         * action its unprivileged past chose). */
+        struct engine_target target;
         /* The old shell (its parent) and the old session's leader. */
         pid_t watch[ENGINE_HANGUP_MAX_WATCH];
         unsigned long long watch_starttime[ENGINE_HANGUP_MAX_WATCH];
@@ -153,10 +169,13 @@ int engine_hangup_watch(const struct engine_hangup_guard *g, int fds[ENGINE_HANG
                         size_t *n);
 
 /* Give the target back its own SIGHUP action, if it is still the SIG_IGN
- * the adoption set (a program that chose another action since keeps it).
+ * the adoption set (a program that chose another action since keeps it),
+ * and only if it is still what was adopted (engine_target_changed()): a
+ * target that exec'd or changed its credentials since keeps ignoring
+ * SIGHUP, and is not even seized.
  * Holds the target for a few calls, as an adoption does; opts gives the
- * stop deadline, verify and the fault injection. Run it in a worker
- * process, like engine_adopt(). */
+ * stop deadline and the fault injection (its verify is not used). Run it in
+ * a worker process, like engine_adopt(). */
 int engine_hangup_release(int pidfd, const struct engine_hangup_guard *g,
                           const struct engine_options *opts, struct engine_error *err);
 

@@ -58,6 +58,11 @@ void arm_hangup_guard(struct adoption *a) {
         pid_t sid = a->stat.session;
         long v;
 
+        /* res->target is what freeze() verified once it was seized (an
+         * exec since would have stopped the adoption): what was adopted.
+         * Without an identity to compare with at release, no guard. */
+        if (!a->res->target.exe[0] || !a->res->target.start_stack)
+                return;
         memcpy(act, &ign, w);
         if (remote_write(&a->r, a->r.scratch + SCR_ACT_NEW, act, len) < 0)
                 return;
@@ -80,6 +85,7 @@ void arm_hangup_guard(struct adoption *a) {
                 .word_size = w,
                 .saved_len = len,
                 .starttime = a->stat.starttime,
+                .target = a->res->target,
         };
         memcpy(g->saved, old, len);
         g->watch[g->n_watch] = a->parent;
@@ -111,13 +117,29 @@ int engine_hangup_watch(const struct engine_hangup_guard *g, int fds[ENGINE_HANG
         return 0;
 }
 
+/* engine_hangup_release()'s verify: checked once it is identified (nothing
+ * seized yet) and again once seized, before it is stopped; an exec after
+ * that stops it before the new program runs (-ESTALE). */
+static int still_adopted(const struct engine_target *t, void *userdata, struct engine_error *err) {
+        const struct engine_hangup_guard *g = userdata;
+        const char *what = engine_target_changed(&g->target, t);
+
+        if (!what)
+                return 0;
+        return engine_fail(err, ENGINE_ERR_PERMISSION, -EPERM,
+                           "process %d (%s) is not what was adopted any more (%s changed); "
+                           "it keeps ignoring SIGHUP",
+                           (int)t->pid, t->comm, what);
+}
+
 int engine_hangup_release(int pidfd, const struct engine_hangup_guard *g,
-                          const struct engine_options *opts, struct engine_error *err) {
+                          const struct engine_options *caller_opts, struct engine_error *err) {
         struct engine_result res = {0};
+        struct engine_options opts = *caller_opts;
         struct adoption a = {
                 .pidfd = pidfd,
                 .dirfd = -1,
-                .opts = opts,
+                .opts = &opts,
                 .res = &res,
                 .err = err,
                 .t_master = -1,
@@ -133,6 +155,8 @@ int engine_hangup_release(int pidfd, const struct engine_hangup_guard *g,
                 a.t_slave[i] = -1;
         if (!g->armed)
                 return 0;
+        opts.verify = still_adopted;
+        opts.userdata = (void *)g;
         r = identify(&a);
         if (r < 0)
                 goto out;

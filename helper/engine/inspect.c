@@ -352,6 +352,7 @@ static int check_personality(struct adoption *a) {
 static void fill_target(struct adoption *a) {
         struct engine_target *t = &a->res->target;
         char ours[64], theirs[64];
+        struct proc_stat stat;
         struct stat st;
         ssize_t n, m;
 
@@ -372,6 +373,35 @@ static void fill_target(struct adoption *a) {
         t->same_userns = n > 0 && n == m && memcmp(ours, theirs, (size_t)n) == 0;
         n = readlinkat(a->dirfd, "exe", t->exe, sizeof(t->exe) - 1);
         t->exe[n > 0 ? n : 0] = '\0';
+        /* Read again: a->stat may be from before it was seized. */
+        if (proc_read_stat(a->dirfd, &stat) == 0) {
+                t->start_code = stat.start_code;
+                t->start_stack = stat.start_stack;
+        } else
+                t->start_code = t->start_stack = 0;
+}
+
+const char *engine_target_changed(const struct engine_target *was,
+                                  const struct engine_target *now) {
+        if (memcmp(was->uid, now->uid, sizeof(was->uid)) != 0)
+                return "its user ids";
+        if (memcmp(was->gid, now->gid, sizeof(was->gid)) != 0)
+                return "its group ids";
+        if (was->cap_prm != now->cap_prm || was->cap_eff != now->cap_eff)
+                return "its capabilities";
+        if (was->dumpable != now->dumpable)
+                return "whether it may be traced (dumpable)";
+        if (was->same_userns != now->same_userns)
+                return "its user namespace";
+        if (was->seccomp != now->seccomp)
+                return "its seccomp mode";
+        /* Unreadable counts as changed: fail closed. */
+        if (!was->exe[0] || strcmp(was->exe, now->exe) != 0)
+                return "the program it runs";
+        if (!was->start_stack || was->start_code != now->start_code ||
+            was->start_stack != now->start_stack)
+                return "the program it runs (it started one anew)";
+        return NULL;
 }
 
 int verify(struct adoption *a) {

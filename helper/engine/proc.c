@@ -30,14 +30,17 @@ int proc_parse_stat(const char *text, struct proc_stat *st) {
 
         /* Fields 3..22: state ppid pgrp session tty_nr tpgid flags minflt
          * cminflt majflt cmajflt utime stime cutime cstime priority nice
-         * num_threads itrealvalue starttime; then 23..38 we skip, and 39 is
-         * the processor. */
+         * num_threads itrealvalue starttime; 23..25 we skip, 26 is
+         * startcode, 27 we skip, 28 is startstack, 29..38 we skip, and 39
+         * is the processor. */
         st->processor = -1;
+        st->start_code = st->start_stack = 0;
         n = sscanf(close + 1,
                    " %c %d %d %d %u %d %lu %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %ld %*d %llu"
-                   " %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %d",
+                   " %*s %*s %*s %llu %*s %llu %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %d",
                    &st->state, &st->ppid, &st->pgrp, &st->session, &st->tty_nr, &st->tpgid,
-                   &st->flags, &st->num_threads, &st->starttime, &st->processor);
+                   &st->flags, &st->num_threads, &st->starttime, &st->start_code, &st->start_stack,
+                   &st->processor);
         return n >= 9 ? 0 : -EINVAL;
 }
 

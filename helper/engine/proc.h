@@ -20,6 +20,9 @@ struct proc_stat {
         unsigned long flags;
         unsigned long long starttime;
         long num_threads;
+        /* Where its program's code and stack start: new with every exec
+         * (address space randomization); 0 when the reader may not see. */
+        unsigned long long start_code, start_stack;
         int processor; /* CPU it last ran on */
 };
 

@@ -29,6 +29,7 @@ def arg_parser(doc):
     ap.add_argument("--attack-prog", help="tests/bus/attack-prog (built)")
     ap.add_argument("--attack-client", help="tests/bus/attack-client (built)")
     ap.add_argument("--attack2-client", help="tests/bus/attack2-client (built)")
+    ap.add_argument("--attack5-client", help="tests/bus/attack5-client (built)")
     return ap
 
 

@@ -48,6 +48,8 @@ static void expect_tail_fields(const struct proc_stat *st) {
         assert_int_equal(st->flags, 4194304);
         assert_int_equal(st->num_threads, 1);
         assert_int_equal(st->starttime, 59372);
+        assert_int_equal(st->start_code, 4321280);
+        assert_int_equal(st->start_stack, 140728944116000ULL);
         assert_int_equal(st->processor, 1);
 }
 
@@ -143,6 +145,8 @@ static void test_stat_truncated(void **state) {
         full[cut_ok] = '\0';
         assert_int_equal(proc_parse_stat(full, &st), 0);
         assert_int_equal(st.starttime, 59372);
+        assert_int_equal(st.start_code, 0);
+        assert_int_equal(st.start_stack, 0);
         assert_int_equal(st.processor, -1);
 }
 
