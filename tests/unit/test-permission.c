@@ -44,6 +44,8 @@ static struct engine_target own_target(uid_t uid) {
         };
         snprintf(t.comm, sizeof(t.comm), "victim");
         snprintf(t.exe, sizeof(t.exe), "/usr/bin/victim");
+        t.start_code = 0x55d0a0000000ULL;
+        t.start_stack = 0x7ffd10000000ULL;
         return t;
 }
 
@@ -314,6 +316,66 @@ static void test_root_caller_users_process_goes_to_polkit(void **state) {
 
 /* ---- action ids ---- */
 
+/* engine_target_changed(): what makes a second look at a process a
+ * different one from what polkit was asked about (reptyrd's worker) or
+ * what was adopted (a hangup guard's release). */
+static void test_same_process_unchanged(void **state) {
+        struct engine_target was = own_target(CALLER), now = was;
+
+        assert_null(engine_target_changed(&was, &now));
+        /* Any program may rename itself: not a change of identity. */
+        snprintf(now.comm, sizeof(now.comm), "renamed");
+        assert_null(engine_target_changed(&was, &now));
+}
+
+static void test_every_identity_fact_is_a_change(void **state) {
+        struct engine_target was = own_target(CALLER), now;
+
+        for (int i = 0; i < 4; i++) {
+                now = was;
+                now.uid[i] = 0; /* a setuid-root exec changes the euid, saved, fs */
+                assert_non_null(engine_target_changed(&was, &now));
+                now = was;
+                now.gid[i] = 0;
+                assert_non_null(engine_target_changed(&was, &now));
+        }
+        now = was;
+        now.cap_prm = 1;
+        assert_non_null(engine_target_changed(&was, &now));
+        now = was;
+        now.cap_eff = 1;
+        assert_non_null(engine_target_changed(&was, &now));
+        now = was;
+        now.dumpable = false;
+        assert_non_null(engine_target_changed(&was, &now));
+        now = was;
+        now.same_userns = false;
+        assert_non_null(engine_target_changed(&was, &now));
+        now = was;
+        now.seccomp = 2;
+        assert_non_null(engine_target_changed(&was, &now));
+        now = was;
+        snprintf(now.exe, sizeof(now.exe), "/usr/bin/su");
+        assert_string_equal(engine_target_changed(&was, &now), "the program it runs");
+        /* The same program exec'd anew: loaded elsewhere. */
+        now = was;
+        now.start_stack += 0x1000;
+        assert_non_null(engine_target_changed(&was, &now));
+        now = was;
+        now.start_code += 0x1000;
+        assert_non_null(engine_target_changed(&was, &now));
+}
+
+static void test_unreadable_identity_counts_as_changed(void **state) {
+        struct engine_target was = own_target(CALLER), now = was;
+
+        was.exe[0] = now.exe[0] = '\0';
+        assert_non_null(engine_target_changed(&was, &now));
+        was = now = own_target(CALLER);
+        was.start_stack = now.start_stack = 0;
+        assert_non_null(engine_target_changed(&was, &now));
+}
+
 static void test_action_ids(void **state) {
         assert_string_equal(permission_action_id(PERMISSION_ADOPT), "org.reptyr.Reptyr1.adopt");
         assert_string_equal(permission_action_id(PERMISSION_ADOPT_ANY),
@@ -425,6 +487,9 @@ int main(void) {
                 cmocka_unit_test(test_first_cause_is_the_reason),
                 cmocka_unit_test(test_root_caller_own_plain_process_is_adopt),
                 cmocka_unit_test(test_root_caller_users_process_goes_to_polkit),
+                cmocka_unit_test(test_same_process_unchanged),
+                cmocka_unit_test(test_every_identity_fact_is_a_change),
+                cmocka_unit_test(test_unreadable_identity_counts_as_changed),
                 cmocka_unit_test(test_action_ids),
                 cmocka_unit_test(test_read_scope_missing_file_is_absent),
                 cmocka_unit_test(test_read_scope_values),
