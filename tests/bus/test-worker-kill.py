@@ -89,6 +89,11 @@ def one_step(env, step):
     r = env.rig.busctl("get-property", "org.reptyr.Reptyr1", "/org/reptyr/Reptyr1",
                        "org.reptyr.Reptyr1", "Version")
     expect(r.returncode == 0, "step %d: the helper no longer answers: %s" % (step, r.stderr))
+    # The hangup of the new pty may reach it a moment after the answer:
+    # settled means sleeping (or stopped) on a terminal, or gone.
+    env.w.wait_until(lambda: v.proc.poll() is not None or
+                     harness.proc_state(v.pid) in ("S", "T"), what="victim settled",
+                     detail=lambda: "state %s" % harness.proc_state(v.pid))
     if v.proc.poll() is not None:
         # Hung up on the new pty, whose master died with the worker.
         code = v.proc.exit_code()
@@ -98,7 +103,6 @@ def one_step(env, step):
                "hangup" % (step, harness.signal_name(code)))
         return ("hung up on the new pty (master gone with the worker): %s"
                 % ("SIGHUP" if code else "end-of-file, it exited 0"))
-    env.w.wait_until(lambda: harness.proc_state(v.pid) in ("S", "T"), what="victim settled")
     for t in os.listdir("/proc/%d/task" % v.pid):
         expect(harness.proc_status(v.pid, int(t))["TracerPid"] == "0",
                "step %d: thread %s still traced" % (step, t))

@@ -648,7 +648,9 @@ def _children(c):
     child = int(re.search(r"CHILD pid=(\d+)", A.text()).group(1))
     c.w.forget_pid_later(child)
     before = c.pre_adoption(v, A.path)
-    child_before = snapshot(child)
+    # Asleep with every signal blocked, where it stays: the victim says
+    # CHILD as soon as it forked, before the child got there.
+    child_before = c.w.settled_snapshot(child)
     C = c.w.pty("C")
     client = c.start_reptyrctl(v.pid, C)
     c.check_untouched(v, before, client, C, EXIT_HAS_CHILDREN, "HasChildren",
