@@ -131,6 +131,9 @@ static int guard(const char *suid) {
                                  "org.reptyr.Reptyr1", "AdoptPID", &error, &reply, "ua{sv}",
                                  (uint32_t)job, 0);
         newm = report(reply, &error);
+        sd_bus_message_unref(reply);
+        sd_bus_error_free(&error);
+        sd_bus_flush_close_unref(bus);
         if (newm < 0)
                 return 3;
         (void)!write(go[1], "x", 1);
@@ -196,6 +199,8 @@ static int race(long delay_us, const char *suid) {
                         return 5;
         }
         newm = report(reply, NULL);
+        sd_bus_message_unref(reply);
+        sd_bus_flush_close_unref(bus);
         printf("OLD %s\n", ptsname(master));
         if (newm >= 0) {
                 int index = -1;
