@@ -10,12 +10,16 @@
  * so one such socket would stop reptyrd serving anyone for as long as its
  * owner likes.
  *
- * A thread of ours watches each dispatch of the loop; when one has taken
- * longer than NUDGE_AFTER_MSEC, it sends the loop thread a signal whose
- * handler does nothing (SA_RESTART, so interrupted calls that can go on
- * do). A close() waiting for a lingering socket returns on a pending
- * signal and the socket finishes closing on its own. The watcher costs
- * nothing while the loop is idle: it sleeps until a dispatch starts.
+ * A thread of ours watches each dispatch of the loop; while one runs
+ * longer than NUDGE_EVERY_MSEC, it sends the loop thread, every
+ * NUDGE_EVERY_MSEC, a signal whose handler does nothing (SA_RESTART, so
+ * interrupted calls that can go on do). A close() waiting for a lingering
+ * socket returns on a pending signal and the socket finishes closing on
+ * its own; one step may close many such fds (a message carries up to 16),
+ * each cut short within a few milliseconds. Legitimate steps take well
+ * under a millisecond; one that outlasts the nudges (LOG_AFTER_MSEC) is
+ * logged. The watcher costs nothing while the loop is idle: it sleeps
+ * until a dispatch starts.
  *
  * Not covered: a close that waits uninterruptibly (a file on a FUSE
  * filesystem whose server never answers the flush). The bus daemon closes
@@ -34,7 +38,8 @@
 
 #include "reptyrd.h"
 
-#define NUDGE_AFTER_MSEC 500
+#define NUDGE_EVERY_MSEC 5
+#define LOG_AFTER_MSEC 500
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t changed;
@@ -57,27 +62,27 @@ static void *watch(void *arg) {
         for (;;) {
                 unsigned long long step;
                 struct timespec deadline;
-                bool told = false;
+                unsigned waited = 0;
 
                 while (!busy)
                         pthread_cond_wait(&changed, &lock);
                 step = steps;
                 clock_gettime(CLOCK_MONOTONIC, &deadline);
-                add_msec(&deadline, NUDGE_AFTER_MSEC);
+                add_msec(&deadline, NUDGE_EVERY_MSEC);
                 while (busy && steps == step) {
                         if (pthread_cond_timedwait(&changed, &lock, &deadline) != ETIMEDOUT ||
                             !busy || steps != step)
                                 continue;
-                        if (!told)
-                                /* One line per stuck step; stderr is unbuffered. */
+                        (void)syscall(SYS_tgkill, getpid(), loop_tid, nudge_signal);
+                        add_msec(&deadline, NUDGE_EVERY_MSEC);
+                        waited += NUDGE_EVERY_MSEC;
+                        if (waited == LOG_AFTER_MSEC)
+                                /* Once per stuck step; stderr is unbuffered. */
                                 fprintf(stderr,
                                         "reptyrd: one step of the event loop has taken over "
-                                        "%d ms (closing a caller's file that lingers?); "
-                                        "interrupting it\n",
-                                        NUDGE_AFTER_MSEC);
-                        told = true;
-                        (void)syscall(SYS_tgkill, getpid(), loop_tid, nudge_signal);
-                        add_msec(&deadline, NUDGE_AFTER_MSEC);
+                                        "%d ms, nudged every %d ms (closing a caller's file "
+                                        "that waits?)\n",
+                                        LOG_AFTER_MSEC, NUDGE_EVERY_MSEC);
                 }
         }
         return NULL;

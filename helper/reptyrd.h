@@ -171,7 +171,7 @@ void inspect_reply(struct request *req, const char *authorized, const char *reas
 void guard_start(struct request *req, const struct engine_result *res);
 void guard_free(struct hangup_guard *h);
 
-/* loop-guard.c: the event loop, with a watcher that interrupts one step
- * taking over half a second (a caller's lingering socket being closed). */
+/* loop-guard.c: the event loop, with a watcher that keeps interrupting a
+ * step that takes over 5 ms (a caller's lingering socket being closed). */
 int loop_guard_start(void);
 int loop_guard_run(sd_event *e);

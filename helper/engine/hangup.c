@@ -127,8 +127,7 @@ static int still_adopted(const struct engine_target *t, void *userdata, struct e
         if (!what)
                 return 0;
         return engine_fail(err, ENGINE_ERR_PERMISSION, -EPERM,
-                           "process %d (%s) is not what was adopted any more (%s changed); "
-                           "it keeps ignoring SIGHUP",
+                           "process %d (%s) is not what was adopted any more (%s changed)",
                            (int)t->pid, t->comm, what);
 }
 

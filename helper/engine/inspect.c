@@ -381,6 +381,16 @@ static void fill_target(struct adoption *a) {
                 t->start_code = t->start_stack = 0;
 }
 
+/* The length of exe without the " (deleted)" the kernel appends once the
+ * file was removed or replaced (a package upgrade): the running program is
+ * the same. */
+static size_t exe_len(const char *exe) {
+        static const char deleted[] = " (deleted)";
+        size_t n = strlen(exe), d = sizeof(deleted) - 1;
+
+        return n > d && strcmp(exe + n - d, deleted) == 0 ? n - d : n;
+}
+
 const char *engine_target_changed(const struct engine_target *was,
                                   const struct engine_target *now) {
         if (memcmp(was->uid, now->uid, sizeof(was->uid)) != 0)
@@ -396,7 +406,8 @@ const char *engine_target_changed(const struct engine_target *was,
         if (was->seccomp != now->seccomp)
                 return "its seccomp mode";
         /* Unreadable counts as changed: fail closed. */
-        if (!was->exe[0] || strcmp(was->exe, now->exe) != 0)
+        if (!was->exe[0] || exe_len(was->exe) != exe_len(now->exe) ||
+            memcmp(was->exe, now->exe, exe_len(was->exe)) != 0)
                 return "the program it runs";
         if (!was->start_stack || was->start_code != now->start_code ||
             was->start_stack != now->start_stack)

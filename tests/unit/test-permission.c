@@ -326,6 +326,13 @@ static void test_same_process_unchanged(void **state) {
         /* Any program may rename itself: not a change of identity. */
         snprintf(now.comm, sizeof(now.comm), "renamed");
         assert_null(engine_target_changed(&was, &now));
+        /* Its file replaced on disk (a package upgrade): still running it. */
+        snprintf(now.exe, sizeof(now.exe), "/usr/bin/victim (deleted)");
+        assert_null(engine_target_changed(&was, &now));
+        snprintf(now.exe, sizeof(now.exe), "/usr/bin/victim2");
+        assert_non_null(engine_target_changed(&was, &now));
+        snprintf(now.exe, sizeof(now.exe), "/usr/bin/vic (deleted)");
+        assert_non_null(engine_target_changed(&was, &now));
 }
 
 static void test_every_identity_fact_is_a_change(void **state) {
