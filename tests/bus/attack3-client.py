@@ -21,6 +21,11 @@ along with a call.
         JSON count of the answers by error name.
     attack3-client.py wrong-sig PID N
         Adopt with signature "hha{sv}"... (N 'h' args): the answer.
+    attack3-client.py fds-to KIND MEMBER NFDS
+        A method call (KIND "call") or unicast signal ("signal") of
+        org.reptyr.Reptyr1.MEMBER, or of org.freedesktop.DBus.Peer.Ping
+        for MEMBER "Ping", carrying NFDS fds of /dev/null (signature "h"
+        if NFDS > 0): a call's answer as JSON; "SENT" for a signal.
     attack3-client.py linger MEMBER
         MEMBER (Adopt or Inspect) whose "pidfd" is a TCP socket told to
         linger an hour with its send queue full (its peer, kept open here,
@@ -235,11 +240,35 @@ def linger(member):
     return 0
 
 
+def fds_to(kind, member, nfds):
+    c = Conn()
+    fds = [os.open(os.devnull, os.O_RDONLY) for _ in range(nfds)]
+    iface = "org.freedesktop.DBus.Peer" if member == "Ping" else BUS
+    sig, body = ("h", struct.pack("<I", 0)) if nfds else ("", b"")
+    if kind == "signal":
+        c.serial += 1
+        data = message(c.serial, BUS, PATH, iface, member, sig=sig, body=body, n_fds=nfds)
+        data = data[:1] + bytes([4]) + data[2:]  # message type 4: a signal
+        if fds:
+            socket.send_fds(c.s, [data], fds)
+        else:
+            c.s.sendall(data)
+        # A call to the bus after it: once answered, the signal was handled.
+        c.call("org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus", "GetId")
+        print("SENT", flush=True)
+    else:
+        print(json.dumps(c.wait_reply(c.send(BUS, PATH, iface, member, sig=sig, body=body,
+                                             fds=fds))), flush=True)
+    return 0
+
+
 def main(argv):
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     if argv[1] == "linger":
         return linger(argv[2])
+    if argv[1] == "fds-to":
+        return fds_to(argv[2], argv[3], int(argv[4]))
     verb, pid = argv[1], int(argv[2])
     c = Conn()
     pidfd = os.pidfd_open(pid)

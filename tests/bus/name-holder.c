@@ -8,7 +8,8 @@
  * then answers every method call sent to it, on any path, with the error
  * org.reptyr.Test.Reached ("INTERFACE.MEMBER"): a caller that gets that
  * error knows the bus let its message through, one that gets AccessDenied
- * from the bus knows the policy stopped it.
+ * from the bus knows the policy stopped it. A signal that reaches it is
+ * printed as "SIGNAL INTERFACE.MEMBER" (the bus answers no signal).
  *
  * Prints "READY" once it owns the name. Exit status: 0 never (it serves
  * until killed), 3 when the bus refused the name (the error is printed),
@@ -24,6 +25,15 @@ static int reached(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
         return sd_bus_error_setf(ret_error, "org.reptyr.Test.Reached", "%s.%s",
                                  sd_bus_message_get_interface(m) ?: "(none)",
                                  sd_bus_message_get_member(m) ?: "(none)");
+}
+
+static int signals(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
+        if (sd_bus_message_is_signal(m, NULL, NULL) && sd_bus_message_get_destination(m)) {
+                printf("SIGNAL %s.%s\n", sd_bus_message_get_interface(m) ?: "(none)",
+                       sd_bus_message_get_member(m) ?: "(none)");
+                fflush(stdout);
+        }
+        return 0;
 }
 
 int main(int argc, char **argv) {
@@ -44,7 +54,9 @@ int main(int argc, char **argv) {
                 return 1;
         }
 
-        r = sd_bus_add_fallback(bus, NULL, "/", reached, NULL);
+        r = sd_bus_add_filter(bus, NULL, signals, NULL);
+        if (r >= 0)
+                r = sd_bus_add_fallback(bus, NULL, "/", reached, NULL);
         if (r < 0) {
                 fprintf(stderr, "Failed to add the fallback handler: %s\n", strerror(-r));
                 return 1;

@@ -5,7 +5,12 @@ and nothing else; root gets no more than other users.
 
 A stand-in (name-holder) owns org.reptyr.Reptyr1 as root and answers every
 call that reaches it with org.reptyr.Test.Reached: a call either reaches it
-or is stopped by the bus with AccessDenied."""
+or is stopped by the bus with AccessDenied.
+
+File descriptors: Adopt and Inspect may carry one (the pidfd), nothing
+else any: not AdoptPID, not Peer.Ping, not a second fd, not a signal (the
+stock policy lets anyone send signals; the holder prints those that reach
+it). A raw client (attack3-client.py fds-to) sends them."""
 
 import os
 import subprocess
@@ -41,6 +46,11 @@ REFUSED = [
     ("org.example.Other.Method",),
     (f"{IFACE}X.Adopt",),
 ]
+
+
+CLIENT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "attack3-client.py")
+FD_CALLS = [("Adopt", 1, True), ("Inspect", 1, True), ("Adopt", 2, False),
+            ("Inspect", 2, False), ("AdoptPID", 1, False), ("Ping", 1, False)]
 
 
 class Holder:
@@ -93,7 +103,38 @@ def refused(user, method, *margs):
     return (f"{user or 'root'} may not call {method}", check)
 
 
-checks = []
+def fds(member, n, ok):
+    def check(h):
+        client = h.rig.install_binary(CLIENT)
+        p = h.rig.run([sys.executable, client, "fds-to", "call", member, str(n)], user="nobody")
+        out = (p.stdout + p.stderr).strip()
+        if ok:
+            expect("org.reptyr.Test.Reached" in out, f"{member} with {n} fd(s): {out}")
+        else:
+            expect(DENIED in out, f"{member} with {n} fd(s) was not refused by the bus: {out}")
+
+    return (f"nobody's {member} with {n} fd(s) {'reaches it' if ok else 'is refused'}", check)
+
+
+def signal_with_fd(h):
+    client = h.rig.install_binary(CLIENT)
+    for member, n in (("WithFd", 1), ("Marker", 0)):
+        p = h.rig.run([sys.executable, client, "fds-to", "signal", member, str(n)],
+                      user="nobody")
+        expect("SENT" in p.stdout, f"signal {member}: {p.stdout + p.stderr}")
+    # In order: the holder hears Marker after WithFd, had that come.
+    seen = []
+    while not seen or not seen[-1].endswith(".Marker"):
+        line = h.proc.stdout.readline().strip()
+        expect(line, f"the holder ended; it heard {seen}")
+        seen.append(line)
+    expect(not any(s.endswith(".WithFd") for s in seen),
+           f"a signal carrying an fd reached the name's owner: {seen}")
+
+
+checks = [fds(*c) for c in FD_CALLS]
+checks.append(("nobody's signal carrying an fd is refused, one without reaches it",
+               signal_with_fd))
 for user in ("nobody", rig.SECOND_USER, None):
     checks += [allowed(user, *m) for m in ALLOWED]
     checks += [refused(user, *m) for m in REFUSED]
