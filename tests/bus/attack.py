@@ -12,7 +12,9 @@ the test fails.
 import json
 import os
 import re
+import shutil
 import subprocess
+import tempfile
 import time
 
 # Imported by the test-attack-*.py scripts, which have put tests/lib on
@@ -117,6 +119,19 @@ class Attack2Env(AttackEnv):
             self.__exit__(None, None, None)
             raise
         return self
+
+
+def setuid_copy(env, src, name):
+    """A setuid-root copy of SRC, named NAME, where any user can exec it
+    (the build tree may sit under a mode-700 home; /tmp is not nosuid)."""
+    d = tempfile.mkdtemp(prefix="reptyr-suid-", dir="/tmp")
+    env.w.tmpdirs.append(d)
+    os.chmod(d, 0o755)
+    path = os.path.join(d, name)
+    shutil.copy(src, path)
+    os.chown(path, 0, 0)
+    os.chmod(path, 0o4755)
+    return path
 
 
 def status_field(pid, key, tid=None):

@@ -23,9 +23,7 @@
 
 import os
 import re
-import shutil
 import sys
-import tempfile
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
@@ -48,18 +46,6 @@ polkit.addRule(function(action, subject) {
 """
 
 
-def setuid_copy(env):
-    """attack5-client, setuid root, where nobody can exec it."""
-    d = tempfile.mkdtemp(prefix="reptyr-suid-")
-    env.w.tmpdirs.append(d)
-    os.chmod(d, 0o755)
-    path = os.path.join(d, "attack5-suid")
-    shutil.copy(args.attack5_client, path)
-    os.chown(path, 0, 0)
-    os.chmod(path, 0o4755)
-    return path
-
-
 def status(pid):
     out = {}
     with open("/proc/%d/status" % pid) as f:
@@ -70,7 +56,7 @@ def status(pid):
 
 
 def check_guard(env):
-    suid = setuid_copy(env)
+    suid = attack.setuid_copy(env, args.attack5_client, "attack5-suid")
     (client,) = env.w.private_copy(args.attack5_client)
     proc, out = env.piped("guard", [client, "guard", suid], user="nobody")
     env.w.wait_for(out, r"JOB pid=(\d+) shell=(\d+)", what="the job started", watch=[proc])
@@ -97,7 +83,7 @@ def check_guard(env):
 
 
 def check_race(env):
-    suid = setuid_copy(env)
+    suid = attack.setuid_copy(env, args.attack5_client, "attack5-suid")
     (client,) = env.w.private_copy(args.attack5_client)
     adopted = refused = 0
     for delay in (0, 200, 500, 1000, 1500, 2000, 3000, 5000, 8000):

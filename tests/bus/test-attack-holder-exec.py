@@ -32,9 +32,7 @@ setuid program then started with /dev/null already).
 
 import os
 import re
-import shutil
 import sys
-import tempfile
 import time
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
@@ -63,17 +61,6 @@ PTMX = ("/dev/ptmx", "/dev/pts/ptmx")
 SCHEDULE = ([(2, d) for d in range(0, 4000, 250)]
             + [(1, d) for d in range(3000, 13500, 1500)]
             + [(0, d) for d in (0, 5000, 10000, 20000, 40000, 80000, 200000)])
-
-
-def setuid_copy(env):
-    d = tempfile.mkdtemp(prefix="reptyr-suid-", dir="/tmp")
-    env.w.tmpdirs.append(d)
-    os.chmod(d, 0o755)
-    path = os.path.join(d, "attack-prog-suid")
-    shutil.copy(env.attack_prog, path)
-    os.chown(path, 0, 0)
-    os.chmod(path, 0o4755)
-    return path
 
 
 def attempt(env, suid, n, count, delay_us):
@@ -156,7 +143,7 @@ def attempt(env, suid, n, count, delay_us):
 
 
 def check_exec_race(env):
-    suid = setuid_copy(env)
+    suid = attack.setuid_copy(env, env.attack_prog, "attack-prog-suid")
     wins, bad = [], []
     t0 = time.monotonic()
     for n in range(args.attempts):
